@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# The shared stage script of every soundwave recipe (stages 1-7 of DESIGN.md §4).
+# A recipe's run.sh does its own stage 0 (local/data.sh) and calls this with its options.
+# All logic lives in the Python package; this only sequences `python -m soundwave.bin.*`.
+set -euo pipefail
+
+# ---- options (override with --name value; see --help) ----------------------------------
+stage=1
+stop_stage=7
+nj=2                        # parallel jobs for feature extraction and decoding
+train_set=train
+valid_set=dev
+test_sets="dev test"
+tag=soundwave               # experiment name: exp/<tag>/
+n_mels=80
+min_duration=0.1
+max_duration=30
+align_config=conf/align.yaml
+shrink_config=conf/shrink.yaml
+sft_config=conf/sft.yaml
+decode_config=conf/decode.yaml
+decode_stages="shrink sft"  # which stage outputs to decode
+decode_tasks="asr"          # tasks decoded on every test set
+train_args=""               # extra key=value overrides for every training stage
+pretrain_hook=""            # a recipe's own stage 2.5 (e.g. stand-in model pretraining)
+ngpu=0
+
+# shellcheck disable=SC2034  # read by parse_options.sh
+help_message="Usage: $0 [options]
+  --stage N / --stop-stage N   run stages N..M (1 manifests, 2 fbank, 2.5 recipe hook,
+                               3 align, 4 shrink, 5 sft, 6 decode, 7 score)
+  --train-set, --valid-set, --test-sets, --tag, --nj, --n-mels, --decode-tasks, ...
+  (every variable at the top of $0 is an option)"
+
+# shellcheck source=/dev/null
+. ./path.sh
+# shellcheck source=/dev/null
+. ./cmd.sh
+# shellcheck source=/dev/null
+. utils/parse_options.sh
+: "${train_cmd:?cmd.sh must set train_cmd}" "${decode_cmd:?}" "${cuda_cmd:?}"
+
+# shellcheck source=/dev/null
+. utils/lib/stages.sh
+log() { echo "$(date '+%F %T') ($(basename "$0")) $*"; }
+
+exp=exp/${tag}
+sets=$(echo "${train_set} ${valid_set} ${test_sets}" | tr ' ' '\n' | awk 'NF && !seen[$0]++')
+train_py="python -m soundwave.bin.train"
+[ "${ngpu}" -gt 1 ] && train_py="torchrun --standalone --nproc_per_node ${ngpu} -m soundwave.bin.train"
+
+if stage_on 1; then
+  log "stage 1: lhotse manifests"
+  for s in ${sets}; do
+    utils/validate_data_dir.sh --no-feats "data/${s}"
+    python -m soundwave.bin.make_manifests --data-dir "data/${s}" --out "data/manifests/cuts_${s}.jsonl.gz" \
+      --min-duration "${min_duration}" --max-duration "${max_duration}"
+  done
+fi
+
+if stage_on 2; then
+  log "stage 2: Whisper log-mel features (${n_mels} bins, ${nj} jobs)"
+  for s in ${sets}; do
+    d=data/fbank/${s}
+    ${train_cmd} JOB=1:"${nj}" "${d}/log/fbank.JOB.log" \
+      python -m soundwave.bin.compute_fbank --cuts "data/manifests/cuts_${s}.jsonl.gz" --shard JOB/"${nj}" \
+        --n-mels "${n_mels}" --storage "${d}/feats.JOB" --out-cuts "${d}/cuts.JOB.jsonl.gz" --no-progress
+    # shellcheck disable=SC2046
+    python -m soundwave.bin.combine_cuts "data/fbank/cuts_${s}.jsonl.gz" $(seq -f "${d}/cuts.%g.jsonl.gz" "${nj}")
+  done
+fi
+
+if [ -n "${pretrain_hook}" ] && stage_on 2.5; then
+  log "stage 2.5: ${pretrain_hook}"
+  ${pretrain_hook}
+fi
+
+# Stages 3-5: the three Soundwave training stages, each initialised from the previous one.
+train_stage() {  # <stage-number> <name> <config> [init-from]
+  local n=$1 name=$2 config=$3 init=${4:-}
+  stage_on "${n}" || return 0
+  log "stage ${n}: ${name} (${config})"
+  # shellcheck disable=SC2086
+  ${cuda_cmd} --gpu "${ngpu}" "${exp}/${name}/log/train.log" \
+    ${train_py} --config "${config}" --exp-dir "${exp}/${name}" ${init:+init_from=${init}} ${train_args}
+}
+train_stage 3 align "${align_config}"
+train_stage 4 shrink "${shrink_config}" "${exp}/align"
+train_stage 5 sft "${sft_config}" "${exp}/shrink"
+
+if stage_on 6; then
+  for m in ${decode_stages}; do
+    for s in ${test_sets}; do
+      log "stage 6: decoding ${s} (${decode_tasks}) with ${m}"
+      out="${exp}/${m}/decode_${s}_{task}"
+      # shellcheck disable=SC2086  # decode_tasks is a list
+      ${decode_cmd} JOB=1:"${nj}" "${exp}/${m}/log/decode_${s}.JOB.log" \
+        python -m soundwave.bin.decode --model-dir "${exp}/${m}" --config "${decode_config}" \
+          --cuts "data/fbank/cuts_${s}.jsonl.gz" --tasks ${decode_tasks} --out-dir "${out}" --shard JOB/"${nj}"
+      # shellcheck disable=SC2086
+      python -m soundwave.bin.decode --merge "${nj}" --tasks ${decode_tasks} --out-dir "${out}"
+    done
+  done
+fi
+
+if stage_on 7; then
+  log "stage 7: scoring"
+  for m in ${decode_stages}; do
+    for s in ${test_sets}; do
+      for t in ${decode_tasks}; do
+        d=${exp}/${m}/decode_${s}_${t}
+        python -m soundwave.bin.score --task "${t}" --ref "${d}/ref.txt" --hyp "${d}/hyp.txt" \
+          --set "${s}" --stage "${m}" --config "${exp}/${m}/soundwave_config.json" --out "${d}/score_${t}.json"
+      done
+    done
+  done
+  python -m soundwave.bin.make_results "${exp}" --out "${exp}/RESULTS.md"
+  dirs=()
+  for m in align shrink sft; do [ -f "${exp}/${m}/history.json" ] && dirs+=("${exp}/${m}"); done
+  [ ${#dirs[@]} -gt 0 ] && python -m soundwave.bin.plot_curves --out "${exp}/curves.png" "${dirs[@]}"
+  first_test=${test_sets%% *}
+  if [ -f "${exp}/shrink/soundwave_config.json" ] && grep -q '"bridge": "\(runs\|peaks\|none\)"' "${exp}/shrink/soundwave_config.json"; then
+    python -m soundwave.bin.plot_alignment --model-dir "${exp}/shrink" --index 0 \
+      --cuts "data/fbank/cuts_${first_test}.jsonl.gz" --out "${exp}/alignment.png"
+  fi
+  cat "${exp}/RESULTS.md"
+fi
+log "done (stages ${stage}-${stop_stage})"

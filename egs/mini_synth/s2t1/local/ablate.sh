@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Bridge ablation at equal data and steps (Stage II only, then decoding on test):
+#   runs    - the Soundwave bridge as released (CTC-selected runs, look-back)  | from Stage I
+#   peaks   - the bridge keeping non-blank CTC peaks only                      | from Stage I
+#   none    - the unshrunk 25 Hz adapter (CTC still trained)                   | from Stage I
+#   linear5 - a linear projector over 5 stacked 50 Hz frames, no CTC, no Stage I (SLAM-LLM style)
+# Writes exp/ablation/ABLATION.md (WER, BLEU, accuracy, LLM positions per second, step
+# time, steps to reach the linear baseline's final WER) and exp/ablation/curves.png.
+set -euo pipefail
+
+tag=mini
+nj=2
+variants="runs peaks none linear5"
+steps=""            # Stage II steps (default: conf/shrink.yaml's)
+valid_interval=50
+
+# shellcheck disable=SC2034  # read by parse_options.sh
+help_message="Usage: $0 [--tag mini] [--variants 'runs peaks none linear5'] [--steps N] [--valid-interval N]"
+# shellcheck source=/dev/null
+. ./path.sh
+# shellcheck source=/dev/null
+. ./cmd.sh
+# shellcheck source=/dev/null
+. utils/parse_options.sh
+: "${cuda_cmd:?}" "${decode_cmd:?}"
+
+align=exp/${tag}/align
+[ -f "${align}/trained.safetensors" ] || { echo "$0: run ./run.sh --stop-stage 3 first" >&2; exit 1; }
+dir=exp/ablation
+common=("train.valid_interval=${valid_interval}" "train.save_interval=${valid_interval}")
+[ -n "${steps}" ] && common+=("train.max_steps=${steps}")
+runs=()
+for v in ${variants}; do
+  case ${v} in
+    runs|peaks|none) model=("init_from=${align}" "model.bridge=${v}") ;;
+    linear5) model=("model.encoder_path=exp/standin/whisper" "model.llm_path=exp/standin/llm"
+                    "model.bridge=linear" "model.stack=5" "model.lora_rank=16" "model.lora_alpha=16") ;;
+    *) echo "$0: unknown variant ${v}" >&2; exit 1 ;;
+  esac
+  echo "ablation: ${v}"
+  ${cuda_cmd} "${dir}/${v}/shrink/log/train.log" \
+    python -m soundwave.bin.train --config conf/shrink.yaml --exp-dir "${dir}/${v}/shrink" "${model[@]}" "${common[@]}"
+  out="${dir}/${v}/shrink/decode_test_{task}"
+  ${decode_cmd} JOB=1:"${nj}" "${dir}/${v}/shrink/log/decode.JOB.log" \
+    python -m soundwave.bin.decode --model-dir "${dir}/${v}/shrink" --config conf/decode.yaml \
+      --cuts data/fbank/cuts_test.jsonl.gz --tasks asr st_en_de gender --out-dir "${out}" --shard JOB/"${nj}" with_ctc=false generation.max_new_tokens=24
+  python -m soundwave.bin.decode --merge "${nj}" --tasks asr st_en_de gender --out-dir "${out}"
+  for t in asr st_en_de gender; do
+    d=${dir}/${v}/shrink/decode_test_${t}
+    python -m soundwave.bin.score --task "${t}" --ref "${d}/ref.txt" --hyp "${d}/hyp.txt" --out "${d}/score_${t}.json" >/dev/null
+  done
+  runs+=("${v}=${dir}/${v}/shrink")
+done
+python -m soundwave.bin.compare_runs --set test --reference linear5 --out "${dir}/ABLATION.md" "${runs[@]}"
+# shellcheck disable=SC2086  # variants is a list
+python -m soundwave.bin.plot_curves --out "${dir}/curves.png" --metric valid_asr_wer \
+  --labels ${variants} -- "${runs[@]#*=}"

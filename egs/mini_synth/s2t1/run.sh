@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# mini_synth/s2t1: the whole Soundwave pipeline, offline, on 2 CPU cores, in minutes.
+#
+# Stage 0 synthesises a multi-speaker, multi-task corpus (ASR, En->De translation, gender,
+# spoken QA) with espeak-ng/flite; stage 2.5 pretrains the stand-in "pretrained" models (a
+# tiny Whisper encoder on the training speech, a tiny LLM on text-only task data); stages
+# 3-5 are the real Soundwave stages on top of them; 6-7 decode and score every task.
+#
+#   ./run.sh                          # everything
+#   ./run.sh --stage 3 --stop-stage 5 # just the three Soundwave training stages
+#   ./run.sh --smoke true             # a small, fast configuration (CI)
+set -euo pipefail
+
+stage=0
+stop_stage=7
+smoke=false
+seed=0
+nj=2
+ngpu=0
+tag=mini
+num_train=3000
+spk_train=100
+num_dev=200
+num_test=300
+standin_steps="1000 500"  # encoder and LLM pretraining steps
+train_args=""
+
+# shellcheck disable=SC2034  # read by parse_options.sh
+help_message="Usage: $0 [--stage N] [--stop-stage N] [--smoke true] [--seed N] [--nj N] [--tag NAME]"
+
+# shellcheck source=/dev/null
+. ./path.sh
+# shellcheck source=/dev/null
+. ./cmd.sh
+# shellcheck source=/dev/null
+. utils/parse_options.sh
+
+if "${smoke}"; then
+  num_train=300 spk_train=40 num_dev=30 num_test=40 standin_steps="200 150"
+  train_args="train.max_steps=60 train.valid_interval=0 train.save_interval=60 ${train_args}"
+fi
+read -r encoder_steps llm_steps <<< "${standin_steps}"
+
+# shellcheck source=/dev/null
+. utils/lib/stages.sh
+if stage_on 0; then
+  echo "stage 0: synthesising the corpus"
+  local/data.sh --seed "${seed}" --nj "${nj}" --num-train "${num_train}" --spk-train "${spk_train}" \
+    --num-dev "${num_dev}" --num-test "${num_test}"
+fi
+
+./soundwave.sh --stage "${stage}" --stop-stage "${stop_stage}" --nj "${nj}" --ngpu "${ngpu}" --tag "${tag}" \
+  --train-set train --valid-set dev --test-sets "dev test" \
+  --decode-tasks "asr st_en_de gender qa" --decode-stages "shrink sft" \
+  --pretrain-hook "local/pretrain_standins.sh --encoder-steps ${encoder_steps} --llm-steps ${llm_steps}" \
+  --train-args "${train_args}"

@@ -1,0 +1,1 @@
+"""Command-line entry points: ``python -m soundwave.bin.<name> --help``."""

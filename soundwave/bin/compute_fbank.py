@@ -1,0 +1,62 @@
+"""Extract Whisper log-mel features for a lhotse CutSet and store them with lilcom.
+
+Usage (one job of N, as the recipe's job runner calls it):
+    python -m soundwave.bin.compute_fbank --cuts data/manifests/cuts_train.jsonl.gz \
+        --shard 3/8 --storage data/fbank/train/feats.3 --out-cuts data/fbank/train/cuts.3.jsonl.gz
+
+The job keeps every N-th cut starting at its index, so the N outputs partition the input;
+``python -m soundwave.bin.combine_cuts`` joins them.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from lhotse import CutSet
+
+from soundwave.errors import UserError, cli_main
+from soundwave.features.fbank import compute_and_store
+from soundwave.fileio import atomic_path
+from soundwave.train.data import load_cuts
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        job, num = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise UserError(f"--shard must look like J/N (e.g. 2/4), not '{text}'") from None
+    if not 1 <= job <= num:
+        raise UserError(f"--shard {text}: J must be between 1 and N")
+    return job, num
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="soundwave.bin.compute_fbank",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--cuts", required=True, help="input CutSet manifest")
+    parser.add_argument("--out-cuts", required=True, help="output CutSet manifest with features")
+    parser.add_argument("--storage", required=True, help="lilcom feature archive path (no suffix)")
+    parser.add_argument(
+        "--n-mels", type=int, default=80, help="80 (Whisper <= large-v2) or 128 (large-v3)"
+    )
+    parser.add_argument(
+        "--shard", default="1/1", help="J/N: process the J-th of N interleaved shards"
+    )
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    job, num = parse_shard(args.shard)
+    cuts = CutSet.from_cuts(c for i, c in enumerate(load_cuts(args.cuts)) if i % num == job - 1)
+    with_feats = compute_and_store(cuts, args.storage, args.n_mels, progress=not args.no_progress)
+    with atomic_path(args.out_cuts) as tmp:
+        with_feats.to_file(tmp)
+    print(
+        f"compute_fbank: {len(with_feats)} cuts, {sum(c.duration for c in with_feats) / 3600:.3f} h -> {args.out_cuts}"
+    )
+
+
+if __name__ == "__main__":
+    main()

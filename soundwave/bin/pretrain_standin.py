@@ -1,0 +1,299 @@
+"""Pretrain the stand-in "pretrained" models of offline recipes, with the shared trainer.
+
+No weights can be downloaded in an offline recipe, so it makes its own: a tiny
+Whisper-architecture encoder pretrained with character CTC on the training speech, and a
+tiny LLM pretrained on text-only versions of the tasks (it never hears speech).  Both are
+saved in HF layout and later loaded with ``from_pretrained(dir)`` exactly like
+whisper-large-v2 and Llama-3.1-8B-Instruct would be.
+
+Usage:
+    python -m soundwave.bin.pretrain_standin --config conf/standin_encoder.yaml \
+        --exp-dir exp/standin/encoder_train --out-dir exp/standin/whisper [key=value ...]
+    python -m soundwave.bin.pretrain_standin --config conf/standin_llm.yaml \
+        --exp-dir exp/standin/llm_train --out-dir exp/standin/llm [key=value ...]
+
+Re-running with the same --exp-dir resumes from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from soundwave.config import config_hash, load_config
+from soundwave.errors import UserError, cli_main
+from soundwave.fileio import atomic_write
+from soundwave.train.checkpoint import load_trainable_state
+from soundwave.train.data import (
+    BatchFactory,
+    DataConfig,
+    eval_batches,
+    load_cuts,
+    speech_counts,
+    stable_seed,
+)
+from soundwave.train.optim import OptimConfig
+from soundwave.train.trainer import LoopConfig, Trainer
+
+
+@dataclass
+class EncoderSpec:
+    n_mels: int = 80
+    d_model: int = 144
+    layers: int = 4
+    heads: int = 4
+    dropout: float = 0.1
+    gender_weight: float = 0.5  # weight of the speaker-gender objective next to CTC (0: off)
+
+
+@dataclass
+class LLMSpec:
+    arch: str = "llama"  # llama | qwen2
+    hidden: int = 192
+    layers: int = 4
+    heads: int = 4
+    kv_heads: int = 2
+    vocab_size: int = 1000
+    max_len: int = 256
+
+
+@dataclass
+class TextData:
+    train: str = ""  # jsonl task records
+    valid: str | None = None
+    tokenizer_text: list[str] = field(default_factory=list)  # extra text files for the tokenizer
+    batch_size: int = 32
+    valid_max_records: int = 500
+    # the system text of every chat example; the Soundwave stages must use the same one
+    # (model.system_prompt); default: the official Soundwave system prompt
+    system_prompt: str | None = None
+
+
+@dataclass
+class StandinConfig:
+    kind: str = "encoder"  # encoder | llm
+    encoder: EncoderSpec = field(default_factory=EncoderSpec)
+    llm: LLMSpec = field(default_factory=LLMSpec)
+    data: DataConfig = field(default_factory=DataConfig)  # speech, for the encoder
+    text: TextData = field(default_factory=TextData)  # text, for the LLM
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: LoopConfig = field(default_factory=LoopConfig)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("encoder", "llm"):
+            raise ValueError(f"kind must be encoder or llm, not '{self.kind}'")
+
+
+def encoder_inputs(batch: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "feats": batch["feats"],
+        "feat_lens": batch["feat_lens"],
+        "texts": batch["transcripts"],
+        "genders": batch["genders"],
+    }
+
+
+def build_encoder(cfg: StandinConfig):
+    from soundwave.standin.encoder import EncoderCTCPretrainer, build_whisper_config
+
+    spec = cfg.encoder
+    whisper = build_whisper_config(
+        n_mels=spec.n_mels,
+        d_model=spec.d_model,
+        layers=spec.layers,
+        heads=spec.heads,
+        dropout=spec.dropout,
+    )
+    return EncoderCTCPretrainer(whisper, seed=cfg.train.seed, gender_weight=spec.gender_weight)
+
+
+def encoder_valid_fn(cfg: StandinConfig):
+    """Greedy character-CTC WER on the first valid utterances."""
+    from soundwave.score.metrics import task_score
+    from soundwave.standin.encoder import ctc_greedy_decode
+
+    def valid(model) -> dict[str, float]:
+        refs, hyps = [], []
+        for source in cfg.data.valid:
+            cuts = load_cuts(source.cuts)
+            for batch in eval_batches(cuts, "asr", cfg.data, cfg.data.valid_max_utts):
+                log_probs, lens = model.log_probs(batch["feats"], batch["feat_lens"])
+                hyps += ctc_greedy_decode(log_probs, lens)
+                refs += batch["transcripts"]
+        return {"ctc_wer": task_score("asr", refs, hyps)[1]} if refs else {}
+
+    return valid
+
+
+class TextBatches:
+    """``make_batches(epoch, skip)`` over text records: shuffled per epoch, deterministic.
+
+    ``collate(records, seed)`` makes a batch; its seed depends only on the batch's position,
+    so instruction phrasings survive a resume unchanged.
+    """
+
+    def __init__(
+        self,
+        records: list[dict[str, Any]],
+        collate: Callable[[list[dict[str, Any]], int], dict[str, Any]],
+        batch_size: int,
+        seed: int,
+    ):
+        self.records, self.collate = records, collate
+        self.batch_size, self.seed = batch_size, seed
+
+    def _collate(self, records: list[dict[str, Any]], key: str) -> dict[str, Any]:
+        return self.collate(records, stable_seed(key))
+
+    def __call__(self, epoch: int, skip: int) -> Iterator[dict[str, Any]]:
+        order = list(range(len(self.records)))
+        random.Random(self.seed * 1000003 + epoch).shuffle(order)
+        starts = range(0, len(order), self.batch_size)
+        for i, start in enumerate(starts):
+            if i >= skip:
+                records = [self.records[j] for j in order[start : start + self.batch_size]]
+                yield self._collate(records, f"{self.seed}/{epoch}/{i}")
+
+    def fixed(self) -> Iterator[dict[str, Any]]:
+        for i, start in enumerate(range(0, len(self.records), self.batch_size)):
+            yield self._collate(self.records[start : start + self.batch_size], f"valid/{i}")
+
+
+def build_llm(cfg: StandinConfig, exp_dir: Path):
+    from soundwave.standin.llm import CausalLMPretrainer, build_llm, build_llm_config
+    from soundwave.standin.prompts import task_phrasings
+    from soundwave.standin.tokenizer import train_tokenizer
+
+    if not cfg.text.train:
+        raise UserError("set text.train (jsonl task records) to pretrain the LLM")
+    tok_dir = exp_dir / "tokenizer"
+    style = "qwen2" if cfg.llm.arch == "qwen2" else "llama"
+    files = [Path(cfg.text.train), *map(Path, cfg.text.tokenizer_text)]
+    for path in files:
+        if not path.is_file():
+            raise UserError("text file not found", path)
+    if (tok_dir / "tokenizer_config.json").is_file():  # resuming: keep the same tokenizer
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(tok_dir)
+    else:
+        tokenizer = train_tokenizer(
+            files, tok_dir, cfg.llm.vocab_size, task_phrasings(), style=style
+        )
+    spec = cfg.llm
+    config = build_llm_config(
+        tokenizer,
+        arch=spec.arch,
+        hidden=spec.hidden,
+        layers=spec.layers,
+        heads=spec.heads,
+        kv_heads=spec.kv_heads,
+    )
+    return CausalLMPretrainer(build_llm(config, seed=cfg.train.seed)), tokenizer
+
+
+def llm_valid_fn(batches: TextBatches | None):
+    if batches is None:
+        return None
+
+    def valid(model) -> dict[str, float]:
+        total, count = 0.0, 0
+        for batch in batches.fixed():
+            out = model(**batch)
+            total += float(out["loss"]) * int(out["ntokens"])
+            count += int(out["ntokens"])
+        loss = total / max(count, 1)
+        return {"loss": loss, "perplexity": float(torch.tensor(loss).exp())}
+
+    return valid
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="soundwave.bin.pretrain_standin",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--exp-dir", required=True, help="checkpoints and logs")
+    parser.add_argument("--out-dir", required=True, help="the HF-layout model directory to write")
+    parser.add_argument("overrides", nargs="*", help="key=value config overrides")
+    return parser.parse_args(argv)
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    cfg = load_config(StandinConfig, args.config, args.overrides)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+    exp_dir = Path(args.exp_dir)
+    torch.manual_seed(cfg.train.seed)
+    if cfg.kind == "encoder":
+        from soundwave.standin.encoder import save_whisper
+
+        model = build_encoder(cfg)
+        batches = BatchFactory(cfg.data, cfg.train.seed, inputs=encoder_inputs)
+        trainer = Trainer(
+            model,
+            batches,
+            exp_dir,
+            cfg.train,
+            cfg.optim,
+            valid_fn=encoder_valid_fn(cfg),
+            config_hash=config_hash(cfg),
+            count_fn=speech_counts,
+        )
+        history = trainer.fit()
+        load_trainable_state(model, trainer.averaged_state())
+        save_whisper(model, Path(args.out_dir))
+    else:
+        from soundwave.standin.llm import save_llm
+        from soundwave.standin.prompts import SYSTEM_PROMPT
+        from soundwave.standin.text_data import TextSFTCollator, load_records
+
+        exp_dir.mkdir(parents=True, exist_ok=True)
+        model, tokenizer = build_llm(cfg, exp_dir)
+        system = cfg.text.system_prompt or SYSTEM_PROMPT
+
+        def collate(records: list[dict[str, Any]], seed: int) -> dict[str, Any]:
+            return TextSFTCollator(tokenizer, cfg.llm.max_len, system_prompt=system, seed=seed)(
+                records
+            )
+
+        batches = TextBatches(
+            load_records(Path(cfg.text.train)), collate, cfg.text.batch_size, cfg.train.seed
+        )
+        valid = None
+        if cfg.text.valid:
+            records = load_records(Path(cfg.text.valid))[: cfg.text.valid_max_records]
+            valid = TextBatches(records, collate, cfg.text.batch_size, cfg.train.seed)
+        trainer = Trainer(
+            model,
+            batches,
+            exp_dir,
+            cfg.train,
+            cfg.optim,
+            valid_fn=llm_valid_fn(valid),
+            config_hash=config_hash(cfg),
+        )
+        history = trainer.fit()
+        load_trainable_state(model, trainer.averaged_state())
+        save_llm(model, tokenizer, Path(args.out_dir))
+    with atomic_write(exp_dir / "history.json") as f:
+        json.dump(history, f, indent=1)
+    print(f"pretrain_standin: {cfg.kind} trained for {trainer.step} steps -> {args.out_dir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""YAML configs mapped onto dataclasses, with ``key.sub=value`` command-line overrides.
+
+Every stage entry point reads one YAML file into a dataclass tree.  Unknown keys and
+values of the wrong type are user errors reported in one line that names the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar, Union
+
+import yaml
+
+from soundwave.errors import UserError
+
+T = TypeVar("T")
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError("config file not found", path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise UserError(f"invalid YAML: {getattr(err, 'problem', err)}", path, line) from None
+    except UnicodeDecodeError:
+        raise UserError("config is not valid UTF-8", path) from None
+    if not isinstance(data, dict):
+        raise UserError("config must be a mapping of keys to values", path)
+    return data
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``a.b.c=value`` overrides (value parsed as YAML) to a nested dict, in place."""
+    for item in overrides:
+        if "=" not in item:
+            raise UserError(f"override '{item}' is not of the form key=value")
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise UserError(f"override '{item}': '{part}' is not a section")
+        node[parts[-1]] = value
+    return data
+
+
+def _is_dataclass_type(tp: Any) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def _convert(value: Any, tp: Any, where: str, source: str | None) -> Any:
+    """Check/convert ``value`` to the annotated type ``tp``; raise UserError naming ``where``."""
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(value, arg, where, source)
+            except UserError as err:
+                errors.append(err)
+        raise errors[0]
+    if _is_dataclass_type(tp):
+        if not isinstance(value, dict):
+            raise UserError(f"'{where}' must be a mapping", source)
+        return from_dict(tp, value, source, prefix=where + ".")
+    if origin in (list, tuple):
+        if not isinstance(value, list | tuple):
+            raise UserError(f"'{where}' must be a list, got {value!r}", source)
+        (item_tp, *_) = typing.get_args(tp) or (Any,)
+        items = [_convert(v, item_tp, f"{where}[{i}]", source) for i, v in enumerate(value)]
+        return items if origin is list else tuple(items)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise UserError(f"'{where}' must be a mapping", source)
+        _, val_tp = typing.get_args(tp) or (Any, Any)
+        return {k: _convert(v, val_tp, f"{where}.{k}", source) for k, v in value.items()}
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is float and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if tp is str and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(tp, type) and not isinstance(value, tp):
+        raise UserError(f"'{where}' must be of type {tp.__name__}, got {value!r}", source)
+    return value
+
+
+def from_dict(cls: type[T], data: dict[str, Any], source: str | None = None, prefix: str = "") -> T:
+    """Build dataclass ``cls`` from ``data``; unknown keys are errors that list the known ones."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        raise UserError(
+            f"unknown config key '{prefix}{unknown[0]}' (known: {', '.join(sorted(fields))})",
+            source,
+        )
+    kwargs = {k: _convert(v, hints[k], prefix + k, source) for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as err:
+        raise UserError(
+            f"incomplete config section '{prefix or cls.__name__}': {err}", source
+        ) from None
+    except ValueError as err:
+        raise UserError(str(err), source) from None
+
+
+def load_config(cls: type[T], path: str | Path | None, overrides: list[str] | None = None) -> T:
+    """Read YAML ``path`` (may be None), apply ``overrides`` and build ``cls``."""
+    data = read_yaml(path) if path else {}
+    apply_overrides(data, overrides or [])
+    return from_dict(cls, data, str(path) if path else "command line")
+
+
+def to_dict(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, list | tuple):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    return obj
+
+
+def config_hash(obj: Any) -> str:
+    """A short stable hash of a config (dataclass or dict), recorded with results."""
+    text = json.dumps(to_dict(obj), sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:8]

@@ -1,0 +1,338 @@
+"""Bridge Kaldi data directories and lhotse manifests, in both directions.
+
+Data dir -> lhotse: one :class:`~lhotse.Recording` per ``wav.scp`` entry (a path is a
+``file`` source, a ``cmd |`` pipe a ``command`` source, and an ark entry ``x.ark:123`` a
+``command`` source running ``python -m soundwave.bin.ark_to_wav x.ark:123``), one
+:class:`~lhotse.SupervisionSegment` per utterance (id = utterance id) with its text,
+speaker, gender (``spk2gender``) and language (``utt2lang``, else a default), and one cut
+per utterance (id = utterance id; a ``MultiCut`` over all channels of a multi-channel
+recording — average them to match :func:`soundwave.data.audio.read_audio`).
+
+Every extra file travels in ``supervision.custom``: a per-utterance file under its name
+without a leading ``utt2`` (``utt2task`` -> ``task``, ``text.de`` -> ``text.de``), a
+per-speaker or per-recording one under its full name (``spk2age``,
+``reco2file_and_channel``).  :func:`cuts_to_datadir` writes them back under the same names.
+``feats.scp``/``cmvn.scp`` do not travel: lhotse features are computed from the audio.
+
+Sample counts come from the audio header for files; for pipes and arks, from
+``reco2dur`` (``utt2dur`` without ``segments``) when ``sampling_rate`` is given, else the
+command is run once.  ``cuts_to_datadir`` always writes ``utt2dur`` (and ``reco2dur`` with
+``segments``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import shlex
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from lhotse import (
+    AudioSource,
+    CutSet,
+    MonoCut,
+    MultiCut,
+    Recording,
+    RecordingSet,
+    SupervisionSegment,
+    SupervisionSet,
+)
+from lhotse.cut import Cut
+from lhotse.utils import fastcopy
+
+from soundwave.data.audio import audio_info
+from soundwave.data.kaldi import (
+    RECO,
+    SPK,
+    STANDARD_FILES,
+    UTT,
+    DataDir,
+    WavSource,
+    file_kind,
+    format_seconds,
+)
+from soundwave.data.validate import check_data_dir
+from soundwave.errors import UserError
+from soundwave.fileio import atomic_write
+
+ARK_TO_WAV = "soundwave.bin.ark_to_wav"
+_ARK_COMMAND = re.compile(rf"-m {re.escape(ARK_TO_WAV)} (?P<arg>\S.*)$")
+# Files that lhotse represents itself (or that do not travel, like features).
+_NOT_CUSTOM = {*STANDARD_FILES, "vad.scp"} - {"reco2file_and_channel"}
+# Duration agreement tolerated between a supervision and its recording (seconds).
+_DURATION_TOLERANCE = 1e-3
+
+
+def custom_key(name: str) -> str:
+    """The ``supervision.custom`` key of extra file ``name`` (``utt2task`` -> ``task``)."""
+    return name[4:] if name.startswith("utt2") else name
+
+
+def custom_file(key: str) -> str:
+    """The data-dir file of ``supervision.custom[key]`` (inverse of :func:`custom_key`)."""
+    if file_kind(key) in (SPK, RECO) or key == "text" or key.startswith("text."):
+        return key
+    return f"utt2{key}"
+
+
+def audio_source(value: str, channels: list[int]) -> AudioSource:
+    """The lhotse source of a ``wav.scp`` value."""
+    src = WavSource.parse(value)
+    if src.kind == "file":
+        return AudioSource("file", channels, src.target)
+    if src.kind == "pipe":
+        return AudioSource("command", channels, src.target)
+    command = f"{shlex.quote(sys.executable)} -m {ARK_TO_WAV} {shlex.quote(src.value)}"
+    return AudioSource("command", channels, command)
+
+
+def wav_scp_value(rec: Recording) -> str:
+    """The ``wav.scp`` value of a recording (inverse of :func:`audio_source`)."""
+    if len(rec.sources) != 1:
+        raise UserError(
+            f"recording '{rec.id}' has {len(rec.sources)} audio sources; wav.scp takes one"
+        )
+    src = rec.sources[0]
+    if src.type == "file":
+        return src.source
+    if src.type == "command":
+        m = _ARK_COMMAND.search(src.source)
+        return shlex.split(m["arg"])[0] if m else f"{src.source} |"
+    raise UserError(f"recording '{rec.id}' has a '{src.type}' source, which wav.scp cannot hold")
+
+
+def _recording(reco: str, value: str, dur: str | None, sampling_rate: int | None) -> Recording:
+    if WavSource.parse(value).kind != "file" and dur is not None and sampling_rate:
+        sr, n, nch = sampling_rate, round(float(dur) * sampling_rate), 1
+    else:
+        info = audio_info(value)
+        sr, n, nch = info.sampling_rate, info.num_samples, info.num_channels
+    return Recording(
+        id=reco,
+        sources=[audio_source(value, list(range(nch)))],
+        sampling_rate=sr,
+        num_samples=n,
+        duration=n / sr,
+    )
+
+
+def _load(data: DataDir | str | os.PathLike) -> tuple[DataDir, Path]:
+    if isinstance(data, DataDir):
+        return data, Path("<data dir>")
+    return DataDir.load(data), Path(data)
+
+
+def datadir_to_manifests(
+    data: DataDir | str | os.PathLike,
+    *,
+    language: str = "en",
+    sampling_rate: int | None = None,
+) -> tuple[RecordingSet, SupervisionSet]:
+    """Recordings and supervisions (one per utterance) of a data directory."""
+    d, where = _load(data)
+    if "wav.scp" not in d:
+        raise UserError("missing wav.scp: lhotse manifests need audio", where / "wav.scp")
+    check_data_dir(d, where, check_paths=False)
+    durs = d.get("reco2dur" if d.has_segments else "utt2dur") or {}
+    recs = {
+        reco: _recording(reco, value, durs.get(reco), sampling_rate)
+        for reco, value in d["wav.scp"].items()
+    }
+    segments = d.segments()
+    text = d.get("text") or {}
+    gender = d.get("spk2gender") or {}
+    custom = [
+        (custom_key(n), d.key_kind(n), t) for n, t in d.tables.items() if n not in _NOT_CUSTOM
+    ]
+    sups = []
+    for utt, spk in d.utt2spk.items():
+        rec = recs[segments[utt].reco if segments else utt]
+        start, end = (segments[utt].start, segments[utt].end) if segments else (0.0, rec.duration)
+        end = min(end, rec.duration)  # a small overshoot, tolerated by validation
+        id_of = {UTT: utt, SPK: spk, RECO: rec.id}
+        extra = {k: t[id_of[kind]] for k, kind, t in custom if id_of[kind] in t}
+        sups.append(
+            SupervisionSegment(
+                id=utt,
+                recording_id=rec.id,
+                start=start,
+                duration=end - start,
+                channel=rec.channel_ids if rec.num_channels > 1 else rec.channel_ids[0],
+                text=text.get(utt),
+                speaker=spk,
+                language=extra.get("lang", language),
+                gender=gender.get(spk),
+                custom=extra or None,
+            )
+        )
+    return RecordingSet.from_recordings(recs.values()), SupervisionSet.from_segments(sups)
+
+
+def manifests_to_cuts(recordings: RecordingSet, supervisions: SupervisionSet) -> CutSet:
+    """One cut per supervision, spanning it, with the cut id = the supervision id."""
+    cuts = []
+    for sup in supervisions:
+        if sup.recording_id not in recordings:
+            raise UserError(
+                f"supervision '{sup.id}' refers to unknown recording '{sup.recording_id}'"
+            )
+        rec = recordings[sup.recording_id]
+        cls = MultiCut if rec.num_channels > 1 else MonoCut
+        channel = rec.channel_ids if rec.num_channels > 1 else rec.channel_ids[0]
+        cuts.append(
+            cls(
+                id=sup.id,
+                start=sup.start,
+                duration=sup.duration,
+                channel=channel,
+                recording=rec,
+                supervisions=[fastcopy(sup, start=0.0)],
+            )
+        )
+    return CutSet.from_cuts(cuts)
+
+
+def datadir_to_cuts(
+    data: DataDir | str | os.PathLike,
+    *,
+    language: str = "en",
+    sampling_rate: int | None = None,
+) -> CutSet:
+    """One cut per utterance of a data directory (see the module docstring)."""
+    recs, sups = datadir_to_manifests(data, language=language, sampling_rate=sampling_rate)
+    return manifests_to_cuts(recs, sups)
+
+
+def _scalar(value: object) -> str | None:
+    if isinstance(value, bool | int | float | str):
+        s = str(value).strip()
+        return s if s and "\n" not in s else None
+    return None
+
+
+def cuts_to_datadir(
+    cuts: Iterable[Cut],
+    out: str | os.PathLike | None = None,
+    *,
+    language: str = "en",
+    prefix_spk_id: bool = False,
+) -> DataDir:
+    """A data directory with one utterance per supervision of ``cuts``; saved to ``out``
+    when given.
+
+    A supervision without a speaker is its own speaker (Kaldi's convention).  Utterance ids
+    must start with their speaker id; ``prefix_spk_id`` makes them ``<spk>-<utt>`` where
+    they do not.  ``utt2lang`` is written when a language differs from ``language``.
+    """
+    tables: dict[str, dict[str, str]] = {}
+    spans: dict[str, tuple[Recording, float, float]] = {}
+
+    def put(name: str, key: str, value: str) -> None:
+        tables.setdefault(name, {}).setdefault(key, value)
+
+    for cut in cuts:
+        if not getattr(cut, "has_recording", False) or not hasattr(cut, "recording"):
+            raise UserError(f"cut '{cut.id}' ({type(cut).__name__}) has no single recording")
+        rec = cut.recording
+        for sup in cut.supervisions:
+            utt = sup.id
+            spk = sup.speaker or utt
+            if not utt.startswith(spk):
+                if not prefix_spk_id:
+                    raise UserError(
+                        f"utterance id '{utt}' does not start with its speaker id '{spk}' "
+                        "(Kaldi needs this): use --prefix-spk-id to write '<spk>-<utt>' ids"
+                    )
+                utt = f"{spk}-{utt}"
+            if utt in spans:
+                raise UserError(f"supervision id '{utt}' occurs twice")
+            start = max(0.0, cut.start + sup.start)
+            end = min(rec.duration, cut.start + sup.end)
+            spans[utt] = (rec, start, end)
+            tables.setdefault("utt2spk", {})[utt] = spk
+            put("wav.scp", rec.id, wav_scp_value(rec))
+            if sup.text is not None and sup.text.strip():
+                put("text", utt, " ".join(sup.text.split()))
+            if sup.gender and sup.gender[0].lower() in "mf":
+                put("spk2gender", spk, sup.gender[0].lower())
+            if sup.language and sup.language != language and "lang" not in (sup.custom or {}):
+                put("utt2lang", utt, sup.language)
+            ids = {UTT: utt, SPK: spk, RECO: rec.id}
+            for key, value in (sup.custom or {}).items():
+                name = custom_file(key)
+                s = _scalar(value)
+                if s is not None:
+                    put(name, ids[file_kind(name) or UTT], s)
+    if "utt2lang" in tables:  # some utterances differ: give every one its language
+        for utt in spans:
+            tables["utt2lang"].setdefault(utt, language)
+
+    whole = all(
+        utt == rec.id and start == 0 and abs(end - rec.duration) < _DURATION_TOLERANCE
+        for utt, (rec, start, end) in spans.items()
+    )
+    for utt, (rec, start, end) in spans.items():
+        put("utt2dur", utt, format_seconds(end - start))
+        if not whole:
+            put("segments", utt, f"{rec.id} {format_seconds(start)} {format_seconds(end)}")
+            put("reco2dur", rec.id, format_seconds(rec.duration))
+    d = DataDir({n: dict(sorted(t.items())) for n, t in tables.items()})
+    where = Path(out) if out is not None else Path("<cuts>")
+    check_data_dir(d, where, check_paths=False)
+    if out is not None:
+        d.save(out)
+    return d
+
+
+def write_manifest(items: Iterable, path: str | os.PathLike) -> Path:
+    """Write lhotse manifest items as gzipped JSON lines, atomically."""
+    path = Path(path)
+    with atomic_write(path, "wb") as f, gzip.GzipFile(fileobj=f, mode="wb") as gz:
+        for item in items:
+            gz.write((json.dumps(item.to_dict(), ensure_ascii=False) + "\n").encode())
+    return path
+
+
+def manifest_paths(out_prefix: str | os.PathLike) -> dict[str, Path]:
+    """Where ``datadir_to_lhotse`` writes: ``<prefix>_{recordings,supervisions,cuts}.jsonl.gz``,
+    or ``<dir>/{recordings,...}.jsonl.gz`` when the prefix is a directory (or ends in /)."""
+    s = str(out_prefix)
+    if s.endswith("/") or Path(s).is_dir():
+        return {k: Path(s) / f"{k}.jsonl.gz" for k in ("recordings", "supervisions", "cuts")}
+    return {k: Path(f"{s}_{k}.jsonl.gz") for k in ("recordings", "supervisions", "cuts")}
+
+
+def load_cuts(path: str | os.PathLike) -> CutSet:
+    """Cuts from a cuts manifest, a ``datadir_to_lhotse`` prefix, or a directory with one
+    cuts manifest or one recordings and one supervisions manifest."""
+    from lhotse import load_manifest
+
+    p = Path(path)
+    if not p.exists() and manifest_paths(p)["cuts"].is_file():
+        p = manifest_paths(p)["cuts"]
+    if p.is_dir():
+        found = {k: sorted(p.glob(f"*{k}*.jsonl*")) for k in ("cuts", "recordings", "supervisions")}
+        if len(found["cuts"]) == 1:
+            p = found["cuts"][0]
+        elif len(found["recordings"]) == 1 and len(found["supervisions"]) == 1:
+            recs = load_manifest(found["recordings"][0], RecordingSet)
+            sups = load_manifest(found["supervisions"][0], SupervisionSet)
+            return manifests_to_cuts(recs, sups)
+        else:
+            raise UserError(
+                "expected one *cuts*.jsonl.gz, or one *recordings* and one *supervisions* manifest",
+                p,
+            )
+    if not p.is_file():
+        raise UserError("no such manifest", p)
+    try:
+        manifest = load_manifest(p)
+    except Exception as e:  # lhotse raises ValueError/KeyError/JSON errors on bad input
+        raise UserError(f"not a lhotse manifest: {e}", p) from None
+    if isinstance(manifest, CutSet):
+        return manifest
+    raise UserError(f"expected a cuts manifest, found a {type(manifest).__name__}", p)

@@ -1,0 +1,1 @@
+"""Batched decoding of a trained model over a manifest."""

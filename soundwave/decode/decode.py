@@ -1,0 +1,118 @@
+"""Batched decoding: LLM generation, the adapter's CTC transcript and shrink statistics.
+
+Outputs are Kaldi-style ``<utt-id> <text>`` files, so that ``soundwave.bin.score`` (and
+any Kaldi/ESPnet scoring script) reads them directly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from lhotse import CutSet
+
+from soundwave.train.data import DataConfig, eval_batches
+
+
+@dataclass
+class GenerationConfig:
+    max_new_tokens: int = 64
+    num_beams: int = 1
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+
+    def kwargs(self) -> dict[str, Any]:
+        kw: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "num_beams": self.num_beams}
+        if self.do_sample:
+            kw.update(do_sample=True, temperature=self.temperature, top_p=self.top_p)
+        if self.repetition_penalty != 1.0:
+            kw["repetition_penalty"] = self.repetition_penalty
+        return kw
+
+
+@dataclass
+class DecodeResult:
+    id: str
+    task: str
+    hyp: str
+    ref: str
+    ctc_hyp: str | None = None
+    frames_in: int | None = None  # adapter frames (25 Hz) before shrinking
+    frames_out: int | None = None  # positions fed to the LLM
+    duration: float = 0.0
+
+
+@dataclass
+class DecodeStats:
+    utts: int = 0
+    audio_seconds: float = 0.0
+    elapsed_seconds: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rtf(self) -> float:
+        return self.elapsed_seconds / self.audio_seconds if self.audio_seconds else 0.0
+
+
+def decode_cuts(
+    model: torch.nn.Module,
+    cuts: CutSet,
+    task: str,
+    data_cfg: DataConfig,
+    gen: GenerationConfig,
+    mode: str = "generate",
+    with_ctc: bool = False,
+    with_stats: bool = True,
+    max_utts: int | None = None,
+    device: torch.device | None = None,
+    stats: DecodeStats | None = None,
+) -> Iterator[DecodeResult]:
+    """Decode ``task`` on every utterance of ``cuts`` that has a target for it; ``mode`` is
+    "generate" (the LLM) or "ctc" (the adapter).
+
+    ``with_ctc`` adds the CTC transcript and ``with_stats`` the shrink statistics next to
+    the LLM output (both need a model with a CTC head).
+    """
+    device = device or torch.device("cpu")
+    model.eval()
+    for batch in eval_batches(cuts, task, data_cfg, max_utts):
+        t0 = time.time()
+        feats, lens = batch["feats"].to(device), batch["feat_lens"].to(device)
+        with torch.no_grad():
+            if mode == "ctc":
+                hyps = ctc_hyps = model.ctc_transcribe(feats, lens)
+                frames_in = frames_out = [None] * len(hyps)
+            else:
+                # one pass through the encoder serves the LLM, the CTC transcript and the stats
+                enc = model.encode_audio(feats, lens)
+                hyps = model.generate(
+                    feats, lens, batch["instructions"], encoding=enc, **gen.kwargs()
+                )
+                ctc_hyps = (
+                    model.ctc_text(enc.ctc_logits, enc.frame_lens)
+                    if with_ctc
+                    else [None] * len(hyps)
+                )
+                frames_in = enc.frame_lens.tolist() if with_stats else [None] * len(hyps)
+                frames_out = enc.lengths.tolist() if with_stats else [None] * len(hyps)
+        durations = (batch["feat_lens"].double() / 100.0).tolist()
+        if stats is not None:
+            stats.utts += len(hyps)
+            stats.audio_seconds += sum(durations)
+            stats.elapsed_seconds += time.time() - t0
+        for i, utt in enumerate(batch["ids"]):
+            yield DecodeResult(
+                id=utt,
+                task=batch["tasks"][i],
+                hyp=" ".join(hyps[i].split()),
+                ref=batch["targets"][i] if mode != "ctc" else batch["transcripts"][i],
+                ctc_hyp=None if ctc_hyps[i] is None else " ".join(ctc_hyps[i].split()),
+                frames_in=frames_in[i],
+                frames_out=frames_out[i],
+                duration=durations[i],
+            )

@@ -1,0 +1,1 @@
+"""Whisper log-mel features: extraction, storage and on-the-fly computation."""

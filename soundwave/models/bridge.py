@@ -1,0 +1,131 @@
+"""Shrinking bridge: keep the CTC-selected adapter frames, then a look-back attention.
+
+Batched throughout (no per-utterance loop).  Selections over the CTC argmax labels:
+
+* ``"runs"`` (released): keep t where label[t] != label[t-1], frame 0 kept; one frame
+  of every run survives, blank runs included;
+* ``"peaks"``: the first frame of every non-blank run; a row without any keeps its most
+  speech-like frame (lowest blank probability), so no utterance is ever empty;
+* ``"all"``: every valid frame (bridge "none": the unshrunk 25 Hz adapter output).
+
+Look-back (``nn.MultiheadAttention``, query = kept frames, key = value = all adapter
+frames, then residual + LayerNorm): ``"kept"`` masks the dropped frames (released:
+``key_padding_mask = ~keep``), ``"dropped"`` lets each kept frame attend to the dropped
+ones (to itself where an utterance dropped nothing), ``"none"`` skips it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from soundwave.models.masking import compact_index, gather_frames, lengths_to_mask
+
+SELECTIONS = ("runs", "peaks", "all")
+
+
+def run_starts(labels: torch.Tensor) -> torch.Tensor:
+    """(B, T) -> True where a run of equal labels starts (frame 0 always)."""
+    start = torch.ones_like(labels, dtype=torch.bool)
+    start[:, 1:] = labels[:, 1:] != labels[:, :-1]
+    return start
+
+
+def select_runs(labels: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """The released selection, restricted to each utterance's valid frames."""
+    return run_starts(labels) & lengths_to_mask(lengths, labels.shape[1])
+
+
+def select_peaks(
+    labels: torch.Tensor,
+    lengths: torch.Tensor,
+    blank: int,
+    blank_logprob: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """First frame of each non-blank run; never empty (fallback: lowest blank log-prob, else 0)."""
+    valid = lengths_to_mask(lengths, labels.shape[1])
+    keep = run_starts(labels) & (labels != blank) & valid
+    empty = ~keep.any(1)
+    if bool(empty.any()):
+        if blank_logprob is None:
+            fallback = torch.zeros_like(lengths)
+        else:
+            fallback = blank_logprob.masked_fill(~valid, float("inf")).argmin(1)
+        keep = keep | (F.one_hot(fallback, labels.shape[1]).bool() & empty[:, None])
+    return keep
+
+
+class LookBack(nn.Module):
+    """Kept frames attend to the adapter frames; residual + LayerNorm (official ``lbm``)."""
+
+    def __init__(self, hidden: int, heads: int, dropout: float = 0.1, mode: str = "kept"):
+        super().__init__()
+        if mode not in ("kept", "dropped"):
+            raise ValueError(f"look-back mode {mode!r}")
+        self.mode = mode
+        self.attn = nn.MultiheadAttention(hidden, heads, dropout=dropout, batch_first=True)
+        self.norm = nn.LayerNorm(hidden)
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        index: torch.Tensor,
+        frames: torch.Tensor,
+        keep: torch.Tensor,
+        valid: torch.Tensor,
+    ) -> torch.Tensor:
+        if self.mode == "kept":
+            out, _ = self.attn(query, frames, frames, key_padding_mask=~keep, need_weights=False)
+        else:
+            dropped = valid & ~keep
+            t = torch.arange(frames.shape[1], device=frames.device)
+            own = t[None, None, :] == index.clamp(min=0)[:, :, None]  # (B, V, T)
+            nodrop = ~dropped.any(1)
+            allowed = torch.where(nodrop[:, None, None], own, dropped[:, None, :])
+            mask = (~allowed).repeat_interleave(self.attn.num_heads, dim=0)
+            out, _ = self.attn(query, frames, frames, attn_mask=mask, need_weights=False)
+        out = self.norm(query + out)
+        return out * (index >= 0).unsqueeze(-1).to(out.dtype)
+
+
+class ShrinkBridge(nn.Module):
+    def __init__(
+        self,
+        hidden: int,
+        heads: int,
+        blank: int,
+        selection: str = "runs",
+        lookback: str = "kept",
+        dropout: float = 0.1,
+    ):
+        super().__init__()
+        if selection not in SELECTIONS:
+            raise ValueError(f"selection {selection!r} not in {SELECTIONS}")
+        self.selection = selection
+        self.blank = blank
+        self.lookback = None if lookback == "none" else LookBack(hidden, heads, dropout, lookback)
+
+    def select(self, logits: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, T, vocab) CTC logits -> (B, T) keep mask (no gradient)."""
+        with torch.no_grad():
+            if self.selection == "all":
+                return lengths_to_mask(lengths, logits.shape[1])
+            labels = logits.argmax(-1)
+            if self.selection == "runs":
+                return select_runs(labels, lengths)
+            blank_lp = logits.float().log_softmax(-1)[..., self.blank]
+            return select_peaks(labels, lengths, self.blank, blank_lp)
+
+    def forward(
+        self, frames: torch.Tensor, lengths: torch.Tensor, logits: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Adapter frames (B, T, H), lengths, CTC logits -> embeds (B, V, H), counts (B,),
+        kept frame indices (B, V) with -1 padding."""
+        keep = self.select(logits, lengths)
+        index, counts = compact_index(keep)
+        out = gather_frames(frames, index)
+        if self.lookback is not None:
+            valid = lengths_to_mask(lengths, frames.shape[1])
+            out = self.lookback(out, index, frames, keep, valid)
+        return out, counts, index

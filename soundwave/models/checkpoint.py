@@ -1,0 +1,224 @@
+"""Stage checkpoints, merged export and parameter reports for SoundwaveModel.
+
+A stage dir holds ``trained.safetensors`` (every weight not taken from the base encoder or
+LLM: adapter, CTC head, bridge, LoRA) and ``soundwave_config.json`` (the model config
+naming the base dirs, plus provenance).  An export dir holds the LLM with LoRA merged in
+HF layout under ``llm/`` and the same two files, with ``llm_path: "llm"``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from soundwave.errors import UserError
+from soundwave.fileio import atomic_dir
+from soundwave.models.config import SoundwaveConfig
+
+if TYPE_CHECKING:
+    from soundwave.models.soundwave import SoundwaveModel
+
+CONFIG_NAME = "soundwave_config.json"
+WEIGHTS_NAME = "trained.safetensors"
+
+
+def is_base_param(name: str) -> bool:
+    """True for weights that come from the pretrained encoder/LLM (never saved per stage)."""
+    return name.startswith("encoder.") or (name.startswith("llm.") and "lora_" not in name)
+
+
+def trained_state(model: SoundwaveModel, export: bool = False) -> dict[str, torch.Tensor]:
+    """The weights a stage dir holds (detached CPU copies): those trainable now or in an
+    earlier stage of this model, or loaded from a checkpoint, and LoRA.  ``export``: every
+    audio-module weight and no LoRA (it is merged into the exported LLM)."""
+
+    def wanted(n: str, p: nn.Parameter) -> bool:
+        if is_base_param(n):
+            return False
+        if export:
+            return not n.startswith("llm.")
+        return n in model.trained_names or p.requires_grad or "lora_" in n
+
+    return {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if wanted(n, p)}
+
+
+def save_safetensors(
+    state: dict[str, torch.Tensor], path: str | os.PathLike, metadata: dict | None = None
+) -> None:
+    """save_file to a temporary name beside ``path``, then rename (never half-written)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(state, tmp, metadata={"format": "pt", **(metadata or {})})
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def provenance(model: SoundwaveModel, extra: dict | None) -> dict[str, Any]:
+    import peft
+    import transformers
+
+    import soundwave
+
+    return {
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "stage": model.stage,
+        "lora": model.has_lora,
+        "trainable": sorted(n for n, p in model.named_parameters() if p.requires_grad),
+        "versions": {
+            "soundwave": soundwave.__version__,
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "peft": peft.__version__,
+        },
+        "extra": extra or {},
+    }
+
+
+def save_stage(
+    model: SoundwaveModel, out_dir: str | os.PathLike, extra: dict | None = None
+) -> None:
+    """Write the weights first and the config last: a dir with a config is complete.
+    Other files in ``out_dir`` (logs, ...) are left alone."""
+    out = Path(out_dir)
+    save_safetensors(trained_state(model), out / WEIGHTS_NAME, {"stage": str(model.stage)})
+    model.cfg.to_json(out / CONFIG_NAME, extra={"provenance": provenance(model, extra)})
+
+
+def read_stage_info(path: str | os.PathLike) -> dict[str, Any]:
+    cfg_path = Path(path) / CONFIG_NAME
+    if not cfg_path.is_file():
+        raise UserError(f"not a Soundwave stage dir (no {CONFIG_NAME})", path)
+    try:
+        return json.loads(cfg_path.read_text())
+    except json.JSONDecodeError as err:
+        raise UserError(f"invalid JSON: {err.msg}", cfg_path, err.lineno) from None
+
+
+def read_stage_config(path: str | os.PathLike, overrides: dict | None = None) -> SoundwaveConfig:
+    """The config of a stage dir; relative base paths are relative to the dir."""
+    info = read_stage_info(path)
+    cfg = SoundwaveConfig.from_dict(info.get("model", {}), Path(path) / CONFIG_NAME)
+    fix = {}
+    for key in ("encoder_path", "llm_path"):
+        value = Path(getattr(cfg, key))
+        if not value.is_absolute() and (Path(path) / value).is_dir():
+            fix[key] = str(Path(path) / value)
+    return cfg.replace(**fix, **(overrides or {}))
+
+
+def load_trained_state(model: SoundwaveModel, path: str | os.PathLike) -> None:
+    """Copy a stage's weights into ``model``.  Weights the file lacks keep their values
+    (Stage I output into a Stage II model); weights the model lacks are an error."""
+    weights = Path(path) / WEIGHTS_NAME
+    if not weights.is_file():
+        raise UserError(f"no {WEIGHTS_NAME} in the stage dir", path)
+    load_trained_state_dict(model, load_file(str(weights)), weights)
+
+
+def load_trained_state_dict(
+    model: SoundwaveModel,
+    state: dict[str, torch.Tensor],
+    where: str | os.PathLike,
+    require_all: bool = False,
+) -> None:
+    """Copy ``state`` (our parameter names) into ``model``; ``require_all``: every audio-module
+    weight must be given."""
+    if any("lora_" in k for k in state) and not model.has_lora:
+        model.add_lora()
+    params = dict(model.named_parameters())
+    unexpected = [k for k in state if k not in params]
+    if unexpected:
+        raise UserError(
+            f"{len(unexpected)} weights do not fit this model (e.g. {unexpected[0]}); "
+            "was it saved with another bridge or LLM?",
+            where,
+        )
+    if require_all:
+        missing = [
+            k for k in params if not is_base_param(k) and "lora_" not in k and k not in state
+        ]
+        if missing:
+            raise UserError(f"{len(missing)} model weights missing (e.g. {missing[0]})", where)
+    for k, v in state.items():
+        if tuple(v.shape) != tuple(params[k].shape):
+            raise UserError(
+                f"{k} has shape {tuple(v.shape)}, the model {tuple(params[k].shape)}", where
+            )
+    with torch.no_grad():
+        for k, v in state.items():
+            params[k].copy_(v)
+    model.trained_names.update(state)
+
+
+def merged_llm_state(model: SoundwaveModel) -> dict[str, torch.Tensor]:
+    """The base LLM's state dict with W + BA*scale for every LoRA layer (model untouched)."""
+    if not model.has_lora:
+        return dict(model.llm.state_dict())
+    from peft.tuners.lora import LoraLayer
+
+    base = model.llm.get_base_model()
+    state = {
+        k.replace(".base_layer.", "."): v for k, v in base.state_dict().items() if "lora_" not in k
+    }
+    with torch.no_grad():
+        for name, module in base.named_modules():
+            if isinstance(module, LoraLayer):
+                weight = module.get_base_layer().weight
+                delta = sum(module.get_delta_weight(a) for a in module.active_adapters)
+                state[f"{name}.weight"] = (weight + delta).to(weight.dtype)
+    return state
+
+
+def export_merged(model: SoundwaveModel, out_dir: str | os.PathLike) -> None:
+    with atomic_dir(out_dir) as tmp:
+        base = model.llm.get_base_model() if model.has_lora else model.llm
+        base.save_pretrained(str(tmp / "llm"), state_dict=merged_llm_state(model))
+        model.tokenizer.save_pretrained(str(tmp / "llm"))
+        save_safetensors(trained_state(model, export=True), tmp / WEIGHTS_NAME)
+        info = provenance(model, {"exported_merged": True})
+        info["lora"] = False
+        model.cfg.replace(llm_path="llm").to_json(tmp / CONFIG_NAME, extra={"provenance": info})
+
+
+def param_report(
+    groups: dict[str, nn.Module | Iterable[nn.Parameter]],
+    total: Iterable[nn.Parameter] | None = None,
+) -> dict[str, dict[str, int]]:
+    """{group: {"total": n, "trainable": n}}; works on the meta device (nothing allocated)."""
+
+    def count(params: Iterable[nn.Parameter]) -> dict[str, int]:
+        unique = {id(p): p for p in params}.values()
+        return {
+            "total": sum(p.numel() for p in unique),
+            "trainable": sum(p.numel() for p in unique if p.requires_grad),
+        }
+
+    report = {
+        name: count(g.parameters() if isinstance(g, nn.Module) else g) for name, g in groups.items()
+    }
+    if total is not None:
+        report["total"] = count(total)
+    return report
+
+
+def format_param_report(report: dict[str, dict[str, int]]) -> str:
+    """A small table for logs."""
+    lines = [f"{'module':<20} {'total':>15} {'trainable':>15}"]
+    lines += [f"{k:<20} {v['total']:>15,} {v['trainable']:>15,}" for k, v in report.items()]
+    return "\n".join(lines)

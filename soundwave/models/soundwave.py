@@ -1,0 +1,430 @@
+"""SoundwaveModel: frozen Whisper encoder -> alignment adapter + CTC head -> shrinking bridge
+-> LLM (+LoRA), batched end to end.
+
+Stages (``set_stage``): "align" trains the adapter and CTC head with CTC only (no LLM
+forward: ``forward(..., ctc_only=True)``); "shrink" adds the look-back bridge and LoRA
+(LM loss + ctc_weight * CTC); "sft" trains LoRA (and the bridge if asked).  The encoder
+and the base LLM are always frozen.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from soundwave.errors import UserError
+from soundwave.models import checkpoint
+from soundwave.models.adapter import AlignmentAdapter, ctc_greedy, ctc_loss
+from soundwave.models.baselines import LinearProjector
+from soundwave.models.bridge import ShrinkBridge
+from soundwave.models.config import SoundwaveConfig
+from soundwave.models.encoder import WhisperAudioEncoder
+from soundwave.models.llm import (
+    IGNORE_INDEX,
+    PromptBuilder,
+    SplicePlan,
+    add_audio_token,
+    embed_splice,
+    load_llm,
+    load_tokenizer,
+    plan_splice,
+)
+from soundwave.models.masking import lengths_to_mask
+
+STAGES = ("align", "shrink", "sft")
+
+
+@dataclass
+class AudioEncoding:
+    embeds: torch.Tensor  # (B, V, H) vectors for the LLM, zero-padded
+    lengths: torch.Tensor  # (B,) V_i
+    kept_index: torch.Tensor  # (B, V) index of each vector's frame (25 Hz, or k-stacked), -1 pad
+    ctc_logits: torch.Tensor | None  # (B, T25, vocab); None for the linear baseline
+    frame_lens: torch.Tensor  # (B,) frames before shrinking (25 Hz; k-stacked for linear)
+
+
+def build_audio_modules(
+    cfg: SoundwaveConfig, enc_dim: int, hidden: int, llm_heads: int, vocab: int, blank: int
+) -> dict[str, nn.Module | None]:
+    """The trainable audio-side modules: ``adapter``, ``ctc_head``, ``bridge``."""
+    if cfg.bridge == "linear":
+        return {
+            "adapter": None,
+            "ctc_head": None,
+            "bridge": LinearProjector(enc_dim, hidden, cfg.stack, cfg.linear_hidden),
+        }
+    heads = cfg.adapter_heads or llm_heads
+    adapter = AlignmentAdapter(
+        enc_dim,
+        hidden,
+        stack=cfg.stack,
+        num_layers=cfg.adapter_layers,
+        heads=heads,
+        ff_mult=cfg.adapter_ff_mult,
+        dropout=cfg.adapter_dropout,
+        temporal=cfg.adapter_temporal,
+    )
+    bridge = ShrinkBridge(
+        hidden,
+        llm_heads,
+        blank,
+        selection="all" if cfg.bridge == "none" else cfg.bridge,
+        lookback="none" if cfg.bridge == "none" else cfg.lookback,
+        dropout=cfg.lookback_dropout,
+    )
+    return {"adapter": adapter, "ctc_head": nn.Linear(hidden, vocab, bias=False), "bridge": bridge}
+
+
+def enable_checkpointing(llm: nn.Module) -> None:
+    """Non-reentrant activation checkpointing (gradients reach LoRA through frozen layers)."""
+    kwargs = {"use_reentrant": False}
+    if hasattr(llm, "activation_checkpointing_enable"):  # transformers >= 5
+        llm.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+
+
+class SoundwaveModel(nn.Module):
+    def __init__(self, cfg: SoundwaveConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = WhisperAudioEncoder(
+            cfg.encoder_path,
+            cfg.encoder_input,
+            cfg.encoder_chunk_s,
+            cfg.encoder_dtype,
+            cfg.encoder_full_window,
+        )
+        self.tokenizer = load_tokenizer(cfg.llm_path)
+        llm = load_llm(cfg.llm_path, cfg.llm_dtype)
+        self.audio_token_id = add_audio_token(self.tokenizer, llm, cfg.audio_token)
+        llm.requires_grad_(False)
+        if cfg.gradient_checkpointing:
+            enable_checkpointing(llm)
+        self.llm = llm
+        text_cfg = llm.config.get_text_config()
+        mods = build_audio_modules(
+            cfg,
+            self.encoder.dim,
+            text_cfg.hidden_size,
+            text_cfg.num_attention_heads,
+            len(self.tokenizer),
+            self.audio_token_id,
+        )
+        self.adapter: AlignmentAdapter | None = mods["adapter"]
+        self.ctc_head: nn.Linear | None = mods["ctc_head"]
+        self.bridge: nn.Module = mods["bridge"]
+        self.prompts = PromptBuilder(
+            self.tokenizer, cfg.system_prompt, cfg.audio_token, cfg.prompt_style
+        )
+        gen_eos = getattr(getattr(llm, "generation_config", None), "eos_token_id", None)
+        eos = {self.tokenizer.eos_token_id} | set(
+            gen_eos if isinstance(gen_eos, list) else [gen_eos]
+        )
+        self.eos_ids = sorted(e for e in eos if e is not None)
+        self.has_lora = False
+        self.stage: str | None = None
+        # weights trained in any stage so far or loaded from a stage dir: what save_stage keeps
+        self.trained_names: set[str] = set()
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def device(self) -> torch.device:
+        return self.llm.get_input_embeddings().weight.device
+
+    @property
+    def audio_modules(self) -> dict[str, nn.Module]:
+        mods = {"adapter": self.adapter, "ctc_head": self.ctc_head, "bridge": self.bridge}
+        return {k: m for k, m in mods.items() if m is not None}
+
+    # ----------------------------------------------------------------- stages
+    def add_lora(self) -> None:
+        """Wrap the LLM with peft LoRA adapters (once)."""
+        if self.has_lora:
+            return
+        from peft import LoraConfig, get_peft_model
+
+        lora = LoraConfig(
+            r=self.cfg.lora_rank,
+            lora_alpha=self.cfg.lora_alpha,
+            lora_dropout=self.cfg.lora_dropout,
+            target_modules=list(self.cfg.lora_target_modules),
+            bias="none",
+            task_type="CAUSAL_LM",
+        )
+        try:
+            with warnings.catch_warnings():  # peft calls a transformers API deprecated in v5
+                warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
+                self.llm = get_peft_model(self.llm, lora)
+        except ValueError as err:  # e.g. target modules not found in this LLM
+            raise UserError(f"cannot add LoRA: {err}") from None
+        self.has_lora = True
+
+    def lora_parameters(self) -> list[nn.Parameter]:
+        return [p for n, p in self.llm.named_parameters() if "lora_" in n]
+
+    def set_stage(self, stage: str, train_bridge: bool = True) -> None:
+        """Make exactly the parameters of ``stage`` trainable (see module docstring)."""
+        if stage not in STAGES:
+            raise UserError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
+        if stage == "align" and not self.cfg.has_ctc:
+            raise UserError("bridge=linear has no CTC alignment stage; start at shrink")
+        train = {
+            "align": ["adapter", "ctc_head"],
+            "shrink": ["adapter", "ctc_head", "bridge"],
+            "sft": ["bridge"] if train_bridge else [],
+        }[stage]
+        if stage != "align":
+            self.add_lora()
+        self.requires_grad_(False)
+        for name in train:
+            module = getattr(self, name)
+            if module is not None:
+                module.requires_grad_(True)
+        for p in self.lora_parameters():
+            p.requires_grad_(stage != "align")
+        self.trained_names.update(n for n, p in self.named_parameters() if p.requires_grad)
+        self.stage = stage
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> SoundwaveModel:
+        """As nn.Module.train, but frozen audio modules stay in eval (no dropout noise on
+        features nobody trains); the encoder always is."""
+        super().train(mode)
+        for module in self.audio_modules.values():
+            if not any(p.requires_grad for p in module.parameters()):
+                module.eval()
+        return self
+
+    # ----------------------------------------------------------------- audio path
+    def _adapter_frames(
+        self, feats: torch.Tensor, feat_lens: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Adapter output (B, T25, H), 25 Hz lengths, CTC logits (B, T25, vocab)."""
+        if self.adapter is None or self.ctc_head is None:
+            raise UserError("bridge=linear has no CTC head")
+        x, lens = self.encoder(feats, feat_lens)
+        device = self.adapter.proj.weight.device
+        frames, lens = self.adapter(x.to(device), lens.to(device))
+        return frames, lens, self.ctc_head(frames)
+
+    def encode_audio(self, feats: torch.Tensor, feat_lens: torch.Tensor) -> AudioEncoding:
+        """Features -> the vectors that replace the audio placeholder."""
+        if self.cfg.bridge == "linear":
+            x, lens = self.encoder(feats, feat_lens)
+            emb, lens = self.bridge(x.to(self.device), lens.to(self.device))
+            index = torch.arange(emb.shape[1], device=emb.device).expand(emb.shape[0], -1)
+            index = index.masked_fill(~lengths_to_mask(lens, emb.shape[1]), -1)
+            return AudioEncoding(emb, lens, index, None, lens)
+        frames, lens, logits = self._adapter_frames(feats, feat_lens)
+        emb, counts, index = self.bridge(frames, lens, logits)
+        return AudioEncoding(emb, counts, index, logits, lens)
+
+    def _ctc_targets(self, transcripts: list[str] | None, batch: int) -> list[list[int]]:
+        if transcripts is None:
+            return [[] for _ in range(batch)]
+        if len(transcripts) != batch:
+            raise ValueError(f"{len(transcripts)} transcripts for a batch of {batch}")
+        return [
+            self.tokenizer(t, add_special_tokens=False).input_ids if t else [] for t in transcripts
+        ]
+
+    # ----------------------------------------------------------------- training
+    def forward(
+        self,
+        feats: torch.Tensor,
+        feat_lens: torch.Tensor,
+        instructions: list[str] | None = None,
+        targets: list[str] | None = None,
+        transcripts: list[str] | None = None,
+        ctc_only: bool = False,
+    ) -> dict[str, torch.Tensor]:
+        batch = feats.shape[0]
+        ctc_targets = self._ctc_targets(transcripts, batch)
+        if ctc_only:
+            _, lens, logits = self._adapter_frames(feats, feat_lens)
+            loss = ctc_loss(logits, lens, ctc_targets, self.audio_token_id)
+            return {"loss": loss, "ctc_loss": loss}
+        if targets is None or len(targets) != batch:
+            raise ValueError("forward needs one target text per utterance (or ctc_only=True)")
+        enc = self.encode_audio(feats, feat_lens)
+        if enc.ctc_logits is not None:
+            ctc = ctc_loss(enc.ctc_logits, enc.frame_lens, ctc_targets, self.audio_token_id)
+        else:
+            ctc = enc.embeds.new_zeros((), dtype=torch.float32)
+        target_ids = [
+            [*self.tokenizer(t, add_special_tokens=False).input_ids, self.tokenizer.eos_token_id]
+            for t in targets
+        ]
+        plan = self._plan(enc, instructions, target_ids, left_pad=False)
+        lm_loss, num_tokens = self._lm_loss(enc.embeds, plan)
+        return {
+            "loss": lm_loss + self.cfg.ctc_weight * ctc,
+            "lm_loss": lm_loss,
+            "ctc_loss": ctc,
+            "num_tokens": num_tokens,
+        }
+
+    def _plan(
+        self,
+        enc: AudioEncoding,
+        instructions: list[str] | None,
+        target_ids: list[list[int]] | None,
+        left_pad: bool,
+    ) -> SplicePlan:
+        batch = enc.embeds.shape[0]
+        instructions = instructions if instructions is not None else [""] * batch
+        if len(instructions) != batch:
+            raise ValueError(f"{len(instructions)} instructions for a batch of {batch}")
+        return plan_splice(
+            [self.prompts(i) for i in instructions],
+            enc.lengths.tolist(),
+            enc.embeds.shape[1],
+            self.tokenizer.pad_token_id,
+            target_ids,
+            left_pad=left_pad,
+            device=self.device,
+        )
+
+    def _lm_loss(self, audio: torch.Tensor, plan: SplicePlan) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean token CE over the targets; logits only where a label is (memory)."""
+        base = self.llm.get_base_model() if self.has_lora else self.llm
+        embeds = embed_splice(base.get_input_embeddings(), audio.to(self.device), plan)
+        hidden = base.get_decoder()(
+            inputs_embeds=embeds,
+            attention_mask=plan.attention_mask,
+            position_ids=plan.position_ids,
+            use_cache=False,
+        ).last_hidden_state
+        labels = plan.labels[:, 1:]
+        sel = labels != IGNORE_INDEX
+        logits = base.get_output_embeddings()(hidden[:, :-1][sel])
+        loss = F.cross_entropy(logits.float(), labels[sel])
+        return loss, sel.sum()
+
+    # ----------------------------------------------------------------- inference
+    @torch.no_grad()
+    def generate(
+        self,
+        feats: torch.Tensor,
+        feat_lens: torch.Tensor,
+        instructions: list[str],
+        max_new_tokens: int = 64,
+        num_beams: int = 1,
+        do_sample: bool = False,
+        encoding: AudioEncoding | None = None,
+        **gen_kwargs: Any,
+    ) -> list[str]:
+        """Batched decoding: left-padded inputs_embeds, KV cache, HF generate.
+
+        ``encoding`` (from :meth:`encode_audio` of the same batch) skips the audio encoder.
+        """
+        ids = self.generate_ids(
+            feats,
+            feat_lens,
+            instructions,
+            max_new_tokens,
+            num_beams,
+            do_sample,
+            encoding,
+            **gen_kwargs,
+        )
+        return [s.strip() for s in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
+
+    @torch.no_grad()
+    def generate_ids(
+        self,
+        feats: torch.Tensor,
+        feat_lens: torch.Tensor,
+        instructions: list[str],
+        max_new_tokens: int = 64,
+        num_beams: int = 1,
+        do_sample: bool = False,
+        encoding: AudioEncoding | None = None,
+        **gen_kwargs: Any,
+    ) -> list[list[int]]:
+        """As :meth:`generate`, the new token ids of each utterance up to (without) EOS."""
+        was_training = self.training
+        self.eval()
+        try:
+            enc = encoding if encoding is not None else self.encode_audio(feats, feat_lens)
+            plan = self._plan(enc, instructions, None, left_pad=True)
+            embeds = embed_splice(self.llm.get_input_embeddings(), enc.embeds, plan)
+            gen_kwargs.setdefault("suppress_tokens", [self.audio_token_id])
+            out = self.llm.generate(
+                inputs_embeds=embeds,
+                attention_mask=plan.attention_mask,
+                max_new_tokens=max_new_tokens,
+                num_beams=num_beams,
+                do_sample=do_sample,
+                pad_token_id=self.tokenizer.pad_token_id,
+                eos_token_id=self.eos_ids,
+                **gen_kwargs,
+            )
+        finally:
+            self.train(was_training)
+        eos = set(self.eos_ids)
+        rows = []
+        for row in out.tolist():
+            cut = next((i for i, t in enumerate(row) if t in eos), len(row))
+            rows.append(row[:cut])
+        return rows
+
+    @torch.no_grad()
+    def ctc_transcribe(self, feats: torch.Tensor, feat_lens: torch.Tensor) -> list[str]:
+        """Greedy CTC from the adapter (collapse repeats, drop blanks, detokenize)."""
+        _, lens, logits = self._adapter_frames(feats, feat_lens)
+        return self.ctc_text(logits, lens)
+
+    def ctc_text(self, ctc_logits: torch.Tensor, frame_lens: torch.Tensor) -> list[str]:
+        """Greedy CTC transcripts of given adapter logits (e.g. an :class:`AudioEncoding`'s)."""
+        ids = ctc_greedy(ctc_logits, frame_lens, self.audio_token_id)
+        return [s.strip() for s in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
+
+    # ----------------------------------------------------------------- checkpoints
+    def save_stage(self, out_dir: str | os.PathLike, extra: dict | None = None) -> None:
+        """The trained weights (this and earlier stages, incl. those loaded from a stage dir,
+        and LoRA) as safetensors + soundwave_config.json naming the base dirs, provenance."""
+        checkpoint.save_stage(self, out_dir, extra)
+
+    @classmethod
+    def load_stage(cls, path: str | os.PathLike, overrides: dict | None = None) -> SoundwaveModel:
+        """Rebuild from a stage (or export) dir and load its weights."""
+        cfg = checkpoint.read_stage_config(path, overrides)
+        model = cls(cfg)
+        model.load_trained_state(path)
+        return model
+
+    def load_trained_state(self, path: str | os.PathLike) -> None:
+        """Load another stage's trained weights into this model (LoRA added if they hold it)."""
+        checkpoint.load_trained_state(self, path)
+
+    def export_merged(self, out_dir: str | os.PathLike) -> None:
+        """LoRA merged into an HF-layout LLM dir + the audio modules, loadable by load_stage."""
+        checkpoint.export_merged(self, out_dir)
+
+    def fsdp_wrap_modules(self) -> set[type[nn.Module]]:
+        """Module classes that FSDP shards as units: the LLM's decoder layers."""
+        return {type(m) for m in self.llm.modules() if type(m).__name__.endswith("DecoderLayer")}
+
+    def param_report(self) -> dict[str, dict[str, int]]:
+        groups: dict[str, Any] = {"encoder": self.encoder}
+        if self.adapter is not None:
+            groups |= {
+                "adapter": self.adapter,
+                "adapter.proj": self.adapter.proj,
+                "adapter.layers": self.adapter.layers,
+                "adapter.out_norm": self.adapter.out_norm,
+            }
+        if self.ctc_head is not None:
+            groups["ctc_head"] = self.ctc_head
+        groups["bridge"] = self.bridge
+        groups["llm"] = [p for n, p in self.llm.named_parameters() if "lora_" not in n]
+        groups["lora"] = self.lora_parameters()
+        return checkpoint.param_report(groups, total=self.parameters())

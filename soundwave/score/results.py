@@ -1,0 +1,274 @@
+"""Score files and the RESULTS.md table built from them.
+
+Layout (what ``soundwave.bin.score`` infers from its ``--out`` path and
+``soundwave.bin.make_results`` collects)::
+
+    exp/<tag>/<stage>/decode_<set>[_<task>]/hyp.txt           decoder output
+    exp/<tag>/<stage>/decode_<set>[_<task>]/score_<task>.json  the task's main metric
+    exp/<tag>/<stage>/decode_<set>[_<task>]/score_<task>.<metric>.json  a further metric
+    exp/<tag>/<stage>/decode_<set>[_<task>]/per_utt_<task>[.<metric>].txt
+    exp/<tag>/RESULTS.md  (or exp/RESULTS.md over several tags)
+
+``<tag>`` names an experiment (one recipe configuration), ``<stage>`` the trained
+model that was decoded (``align``, ``shrink``, ``sft`` …), ``<set>`` the evaluation data
+dir, ``<task>`` the task name (``asr``, ``st_en_de`` …; a decode dir may end in
+``_<task>`` when one set is decoded for several tasks).  A score file is JSON
+(:class:`ScoreRecord`); it carries its own task, set, tag and stage, so files written
+elsewhere can be collected too — the path is used only for fields the file leaves empty.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from soundwave.errors import UserError
+from soundwave.fileio import atomic_write
+
+SCHEMA = 1
+#: Stages in training order; others sort after them by name.
+STAGE_ORDER = ("align", "shrink", "sft")
+LOWER_IS_BETTER = {"wer", "cer"}
+LABELS = {
+    "wer": "%WER",
+    "cer": "%CER",
+    "bleu": "BLEU",
+    "chrf": "chrF",
+    "accuracy": "accuracy %",
+    "macro_f1": "macro-F1 %",
+    "exact_match": "exact match %",
+}
+_SCORE_NAME = re.compile(r"^score_(?P<task>[^.]+?)(?:\.(?P<metric>[A-Za-z_]+))?\.json$")
+
+
+@dataclass
+class ScoreRecord:
+    """One metric of one task on one set for one model, as stored in a score file.
+
+    ``scores`` holds every value the metric yields (percent; ``accuracy`` also gives
+    ``macro_f1``), ``scores[metric]`` is the main one.  ``counts`` are the raw numbers
+    behind it (errors and reference words, n-gram matches, correct answers).
+    """
+
+    task: str
+    set: str
+    tag: str
+    stage: str
+    metric: str
+    scores: dict[str, float]
+    counts: dict[str, float] = field(default_factory=dict)
+    num_utts: int = 0
+    hours: float | None = None
+    config_hash: str | None = None
+    normalizer: str = ""
+    signature: str | None = None
+    summary: str = ""
+    missing_hyps: int = 0
+    extra_hyps: int = 0
+    ref: str = ""
+    hyp: str = ""
+    date: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    schema: int = SCHEMA
+
+    @property
+    def value(self) -> float:
+        return self.scores[self.metric]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], path: str | os.PathLike | None = None) -> ScoreRecord:
+        if not isinstance(data, dict):
+            raise UserError("a score file must hold a JSON object", path)
+        names = {f.name for f in dataclasses.fields(cls)}
+        missing = [k for k in ("metric", "scores") if k not in data]
+        if missing:
+            raise UserError(f"not a score file: no {', '.join(missing)}", path)
+        if data.get("schema", SCHEMA) > SCHEMA:
+            raise UserError(f"score file schema {data['schema']} is newer than {SCHEMA}", path)
+        layout = infer_layout(path) if path is not None else {}
+        values = {k: v for k, v in data.items() if k in names}
+        for key in ("task", "set", "tag", "stage"):
+            values[key] = values.get(key) or layout.get(key, "")
+        record = cls(**values)
+        if record.metric not in record.scores:
+            raise UserError(f"score file has no value for its metric {record.metric!r}", path)
+        return record
+
+
+def infer_layout(path: str | os.PathLike) -> dict[str, str]:
+    """task, metric, set, stage and tag from a path in the documented layout
+    (empty strings for what the path does not show)."""
+    path = Path(path)
+    out = {"task": "", "metric": "", "set": "", "stage": "", "tag": ""}
+    match = _SCORE_NAME.match(path.name)
+    if match:
+        out["task"] = match["task"]
+        out["metric"] = match["metric"] or ""
+    for parent in path.parents:
+        if parent.name.startswith("decode_"):
+            name = parent.name[len("decode_") :]
+            suffix = f"_{out['task']}"
+            out["set"] = name[: -len(suffix)] if out["task"] and name.endswith(suffix) else name
+            out["stage"] = parent.parent.name
+            out["tag"] = parent.parent.parent.name
+            break
+    return out
+
+
+def file_hash(path: str | os.PathLike) -> str:
+    """Short hash identifying a config: the training config hash recorded in a stage's
+    ``soundwave_config.json``, else the first 12 hex digits of the file's SHA-256."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise UserError(err.strerror or str(err), path) from None
+    try:
+        recorded = json.loads(data)["provenance"]["extra"]["config_hash"]
+        if isinstance(recorded, str):
+            return recorded
+    except (ValueError, KeyError, TypeError):
+        pass
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+def write_score(path: str | os.PathLike, record: ScoreRecord) -> None:
+    with atomic_write(path) as f:
+        json.dump(record.to_dict(), f, indent=2, ensure_ascii=False)
+        f.write("\n")
+
+
+def read_score(path: str | os.PathLike) -> ScoreRecord:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise UserError(f"invalid JSON: {err.msg}", path, err.lineno) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise UserError(str(err), path) from None
+    return ScoreRecord.from_dict(data, path)
+
+
+def collect_scores(exp_dir: str | os.PathLike) -> list[ScoreRecord]:
+    """Every ``score_*.json`` below ``exp_dir``."""
+    exp_dir = Path(exp_dir)
+    if not exp_dir.is_dir():
+        raise UserError("not a directory", exp_dir)
+    records = [read_score(p) for p in sorted(exp_dir.rglob("score_*.json"))]
+    if not records:
+        raise UserError("no score_*.json files found", exp_dir)
+    return records
+
+
+# ---------------------------------------------------------------- markdown
+
+
+def _stage_key(stage: str) -> tuple[int, str]:
+    return (STAGE_ORDER.index(stage), "") if stage in STAGE_ORDER else (len(STAGE_ORDER), stage)
+
+
+def _cell(text: Any) -> str:
+    text = "-" if text is None or text == "" else str(text)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _table(
+    header: list[str], rows: Iterable[list[Any]], numeric_from: int | None = None
+) -> list[str]:
+    align = [
+        "---:" if numeric_from is not None and k >= numeric_from else "---"
+        for k in range(len(header))
+    ]
+    lines = ["| " + " | ".join(_cell(h) for h in header) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _joined(values: Iterable[Any]) -> str:
+    distinct = sorted({str(v) for v in values if v is not None and v != ""})
+    return ", ".join(distinct) if distinct else "-"
+
+
+def results_markdown(records: list[ScoreRecord], *, source: str, date: str) -> str:
+    """RESULTS.md text: one table per (task, score) with models as rows and sets as
+    columns (best value per set in bold), then the sets' sizes and every score's
+    details."""
+    order = sorted(records, key=lambda r: (r.tag, _stage_key(r.stage), r.set, r.task, r.metric))
+    # the newest file wins where two give the same cell
+    cells: dict[tuple[str, str], dict[tuple[str, str], dict[str, ScoreRecord]]] = defaultdict(
+        lambda: defaultdict(dict)
+    )
+    for rec in sorted(order, key=lambda r: r.date):
+        for name in rec.scores:
+            cells[(rec.task, name)][(rec.tag, rec.stage)][rec.set] = rec
+
+    out = [
+        f"<!-- Generated by `python -m soundwave.bin.make_results {source}` on {date}. "
+        "Do not edit: rerun it. -->",
+        "# RESULTS",
+        "",
+        f"Generated on {date} from `{source}` ({len(records)} score files).",
+    ]
+    for task, name in sorted(cells):
+        models = cells[(task, name)]
+        sets = sorted({s for by_set in models.values() for s in by_set})
+        recs = [r for by_set in models.values() for r in by_set.values()]
+        better = min if name in LOWER_IS_BETTER else max
+        best = {
+            s: better(by_set[s].scores[name] for by_set in models.values() if s in by_set)
+            for s in sets
+        }
+        rows = []
+        for tag, stage in sorted(models, key=lambda m: (m[0], _stage_key(m[1]))):
+            by_set = models[(tag, stage)]
+            row: list[Any] = [tag, stage, _joined(r.config_hash for r in by_set.values())]
+            for s in sets:
+                if s not in by_set:
+                    row.append("-")
+                    continue
+                value = by_set[s].scores[name]
+                text = f"{value:.2f}"
+                row.append(f"**{text}**" if len(models) > 1 and value == best[s] else text)
+            rows.append(row)
+        arrow = "lower is better" if name in LOWER_IS_BETTER else "higher is better"
+        out += ["", f"## {task}: {LABELS.get(name, name)} ({arrow})", ""]
+        notes = [f"normaliser: {_joined(r.normalizer for r in recs)}"]
+        if any(r.signature for r in recs):
+            notes.append(f"sacrebleu: `{_joined(r.signature for r in recs)}`")
+        out += ["; ".join(notes), ""]
+        out += _table(["tag", "stage", "config", *sets], rows, numeric_from=3)
+
+    by_set: dict[str, list[ScoreRecord]] = defaultdict(list)
+    for rec in order:
+        by_set[rec.set].append(rec)
+    out += ["", "## Evaluation sets", ""]
+    out += _table(
+        ["set", "utterances", "hours"],
+        [
+            [s, _joined(r.num_utts for r in rs), _joined(_hours(r.hours) for r in rs)]
+            for s, rs in sorted(by_set.items())
+        ],
+        numeric_from=1,
+    )
+    out += ["", "## Details", ""]
+    out += _table(
+        ["tag", "stage", "set", "task", "result", "missing hyps", "config", "scored on"],
+        [
+            [r.tag, r.stage, r.set, r.task, r.summary, r.missing_hyps, r.config_hash, r.date]
+            for r in order
+        ],
+    )
+    return "\n".join(out) + "\n"
+
+
+def _hours(hours: float | None) -> str | None:
+    return None if hours is None else f"{hours:.2f}"

@@ -1,0 +1,140 @@
+"""A tiny Llama/Qwen2 causal LM, its text pretraining objective and HF-layout saving.
+
+The default sizes (hidden 192, 4 layers, 4 query / 2 KV heads, MLP 768) give about
+2.6 M parameters with a 1000-piece vocabulary: the size that reached perplexity ~2.6 on
+synthetic task text in about a minute on 2 CPU cores, and the same head layout as the
+real models (grouped-query attention, RoPE, RMSNorm, SwiGLU).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    LlamaConfig,
+    PretrainedConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    Qwen2Config,
+)
+
+from soundwave.fileio import atomic_dir
+from soundwave.standin.text_data import IGNORE_INDEX, TextSFTCollator, load_records
+
+__all__ = [
+    "CausalLMPretrainer",
+    "TextSFTCollator",
+    "build_llm",
+    "build_llm_config",
+    "count_parameters",
+    "load_records",
+    "save_llm",
+]
+
+_CONFIGS = {"llama": LlamaConfig, "qwen2": Qwen2Config}
+
+
+def build_llm_config(
+    tokenizer: PreTrainedTokenizerBase,
+    arch: str = "llama",
+    hidden: int = 192,
+    layers: int = 4,
+    heads: int = 4,
+    kv_heads: int = 2,
+    intermediate: int | None = None,
+    max_positions: int = 1024,
+    tie_embeddings: bool = False,
+) -> PretrainedConfig:
+    """An HF config for a tiny ``arch`` ("llama" or "qwen2") LM over ``tokenizer``'s
+    vocabulary, with its bos/eos/pad ids.  ``intermediate`` defaults to 4 x ``hidden``."""
+    if arch not in _CONFIGS:
+        raise ValueError(f"arch must be one of {sorted(_CONFIGS)}, not '{arch}'")
+    if hidden % heads or heads % kv_heads:
+        raise ValueError("hidden must be divisible by heads, and heads by kv_heads")
+    return _CONFIGS[arch](
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        intermediate_size=intermediate or 4 * hidden,
+        max_position_embeddings=max_positions,
+        tie_word_embeddings=tie_embeddings,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+
+
+def build_llm(config: PretrainedConfig, seed: int = 0) -> PreTrainedModel:
+    """A freshly initialised causal LM for ``config`` (deterministic for a given seed)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return AutoModelForCausalLM.from_config(config)
+
+
+def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+class CausalLMPretrainer(nn.Module):
+    """Next-token objective over a batch of :class:`TextSFTCollator`.
+
+    ``forward(input_ids, attention_mask, labels)`` returns ``{"loss", "ntokens"}``: the
+    mean cross entropy over labelled tokens (0, not NaN, when a batch has none left after
+    truncation) and how many there were.
+    """
+
+    def __init__(self, model: PreTrainedModel):
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+        targets = labels[:, 1:]
+        ntokens = (targets != IGNORE_INDEX).sum()
+        total = F.cross_entropy(
+            logits[:, :-1].flatten(0, 1).float(),
+            targets.flatten(),
+            ignore_index=IGNORE_INDEX,
+            reduction="sum",
+        )
+        return {"loss": total / ntokens.clamp(min=1), "ntokens": ntokens}
+
+
+def save_llm(
+    model: PreTrainedModel | CausalLMPretrainer, tokenizer: PreTrainedTokenizerBase, out_dir: Path
+) -> None:
+    """Save the LM and its tokenizer to ``out_dir`` (HF layout, safetensors) so that
+    ``AutoModelForCausalLM.from_pretrained(out_dir)`` and ``AutoTokenizer`` load them."""
+    if isinstance(model, CausalLMPretrainer):
+        model = model.model
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        _check_tokenizer_reloads(tokenizer, tmp, model.config.model_type)
+
+
+def _check_tokenizer_reloads(
+    tokenizer: PreTrainedTokenizerBase, model_dir: Path, model_type: str
+) -> None:
+    # AutoTokenizer may pick its class from the model type (it always rebuilds a qwen2
+    # directory's tokenizer as Qwen2's byte-level one): catch a tokenizer that the saved
+    # directory would not give back.
+    probe = "Die Straße ist 12 m breit, the lights are on."
+    again = AutoTokenizer.from_pretrained(model_dir)
+    if again.encode(probe) != tokenizer.encode(probe):
+        raise ValueError(
+            f"AutoTokenizer reloads this {type(tokenizer).__name__} as a different "
+            f"{type(again).__name__} beside a {model_type} model: train the tokenizer "
+            "in the style of the LM's architecture (train_tokenizer(style=...))"
+        )

@@ -1,0 +1,391 @@
+"""The shared training loop: one trainer for every stage and recipe.
+
+The model is any ``nn.Module`` whose ``forward(**batch)`` returns a dict with a scalar
+``"loss"`` (other scalar entries are logged).  Parameters with ``requires_grad`` are the
+ones trained and checkpointed.  The trainer adds: AdamW with warm-up + cosine/Noam,
+gradient accumulation and clipping, bf16 autocast on GPUs, DDP (gloo on the CPU, nccl on
+GPUs) or FSDP, exact resume from the last checkpoint (weights, optimizer, scheduler, data
+position, RNG), keep-last-N, averaging of the last checkpoints, a NaN/inf guard,
+tensorboard scalars, a log file, a progress bar and periodic validation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from soundwave.errors import UserError
+from soundwave.train import checkpoint as ckpt
+from soundwave.train.distributed import DistInfo, all_ranks_true, barrier
+from soundwave.train.optim import OptimConfig, build_optimizer, build_scheduler
+
+log = logging.getLogger("soundwave.train")
+
+
+@dataclass
+class LoopConfig:
+    max_steps: int = 1000  # optimizer steps
+    max_epochs: int = 1000
+    log_interval: int = 10
+    valid_interval: int = 0  # 0: validate only at the end
+    save_interval: int = 200
+    keep_last: int = 3
+    average_last: int = 1  # average the last N checkpoints for the exported model
+    seed: int = 42
+    dtype: str = "auto"  # auto (bf16 on GPU, fp32 on CPU) | float32 | bfloat16 | float16
+    strategy: str = "ddp"  # ddp | fsdp (LLMs of 7B+ on GPUs)
+    max_bad_steps: int = 20  # stop after this many skipped (NaN/inf) batches
+    progress_bar: bool = True
+
+    def __post_init__(self) -> None:
+        if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
+            raise ValueError(
+                f"train.dtype must be auto, float32, bfloat16 or float16, not '{self.dtype}'"
+            )
+        if self.strategy not in ("ddp", "fsdp"):
+            raise ValueError(f"train.strategy must be ddp or fsdp, not '{self.strategy}'")
+
+
+# make_batches(epoch, skip) -> this rank's batches of ``epoch`` after skipping ``skip`` of them.
+BatchFactory = Callable[[int, int], Iterable[dict[str, Any]]]
+ValidFn = Callable[[nn.Module], dict[str, float]]
+
+
+def autocast_dtype(cfg: LoopConfig, device: torch.device) -> torch.dtype | None:
+    if cfg.dtype == "float32" or (cfg.dtype == "auto" and device.type != "cuda"):
+        return None
+    if cfg.dtype == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return getattr(torch, cfg.dtype)
+
+
+def move_to(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    return {
+        k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()
+    }
+
+
+class Trainer:
+    """Trains ``model`` on the batches ``make_batches`` yields; writes into ``exp_dir``."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        make_batches: BatchFactory,
+        exp_dir: str | Path,
+        loop: LoopConfig,
+        optim: OptimConfig,
+        dist_info: DistInfo | None = None,
+        device: torch.device | None = None,
+        valid_fn: ValidFn | None = None,
+        wrap_policy: set[type[nn.Module]] | None = None,
+        config_hash: str | None = None,
+        count_fn: Callable[[dict[str, Any]], dict[str, float]] | None = None,
+    ):
+        self.loop, self.optim_cfg = loop, optim
+        self.dist = dist_info or DistInfo()
+        self.device = device or torch.device("cpu")
+        self.exp_dir = Path(exp_dir)
+        self.ckpt_root = self.exp_dir / "checkpoints"
+        self.make_batches = make_batches
+        self.valid_fn = valid_fn
+        self.config_hash = config_hash  # checkpoints of another config are not resumed
+        self.count_fn = count_fn  # per-batch amounts (utterances, audio seconds) logged per second
+        self._counts: dict[str, float] = {}
+        self.model = model.to(self.device)
+        if not any(p.requires_grad for p in self.model.parameters()):
+            raise UserError("nothing to train: the model has no trainable parameters")
+        self.wrapped = self._wrap(self.model, wrap_policy)
+        self.optimizer = build_optimizer(self.wrapped, optim)
+        self.scheduler = build_scheduler(self.optimizer, optim, loop.max_steps)
+        self.amp_dtype = autocast_dtype(loop, self.device)
+        self.step = 0
+        self.epoch = 0
+        self.batches_in_epoch = 0  # this rank's micro-batches consumed in the current epoch
+        self.bad_steps = 0
+        self.history: list[dict[str, float]] = []
+        self._tb = None
+        self._log_file: logging.Handler | None = None
+
+    # ---- set-up ----------------------------------------------------------------------
+    def _wrap(self, model: nn.Module, wrap_policy: set[type[nn.Module]] | None) -> nn.Module:
+        if not self.dist.enabled:
+            return model
+        if self.loop.strategy == "fsdp":
+            from torch.distributed.fsdp import fully_shard
+
+            for module in model.modules():
+                if wrap_policy and isinstance(module, tuple(wrap_policy)):
+                    fully_shard(module)
+            return fully_shard(model)
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        return nn.parallel.DistributedDataParallel(
+            model, device_ids=device_ids, find_unused_parameters=False
+        )
+
+    def _setup_logging(self) -> None:
+        if not self.dist.is_main:
+            return
+        self.exp_dir.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(self.exp_dir / "train.log")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        self._log_file = handler
+        from torch.utils.tensorboard import SummaryWriter
+
+        self._tb = SummaryWriter(str(self.exp_dir / "tensorboard"), purge_step=self.step or None)
+
+    def _close_logging(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+        if self._log_file is not None:
+            log.removeHandler(self._log_file)
+            self._log_file.close()
+
+    # ---- checkpoints -----------------------------------------------------------------
+    def _model_state(self) -> dict[str, torch.Tensor]:
+        if self.loop.strategy == "fsdp" and self.dist.enabled:
+            from torch.distributed.checkpoint.state_dict import (
+                StateDictOptions,
+                get_model_state_dict,
+            )
+
+            full = get_model_state_dict(
+                self.wrapped, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
+            )
+            trainable = {n for n, p in self.model.named_parameters() if p.requires_grad}
+            return {k: v for k, v in full.items() if k in trainable}
+        return ckpt.trainable_state(self.model)
+
+    def save(self) -> None:
+        model_state = self._model_state()
+        if self.dist.is_main:
+            state = {
+                "step": self.step,
+                "epoch": self.epoch,
+                "batches_in_epoch": self.batches_in_epoch,
+                "bad_steps": self.bad_steps,
+                "world_size": self.dist.world_size,
+                "config_hash": self.config_hash,
+                "history": self.history,
+            }
+            ckpt.save_checkpoint(
+                self.ckpt_root,
+                self.step,
+                model_state,
+                self.optimizer.state_dict(),
+                self.scheduler.state_dict(),
+                state,
+                ckpt.rng_state(),
+            )
+            ckpt.prune_checkpoints(self.ckpt_root, max(self.loop.keep_last, self.loop.average_last))
+        barrier(self.dist)
+
+    def maybe_resume(self) -> bool:
+        found = ckpt.list_checkpoints(self.ckpt_root)
+        if not found:
+            return False
+        data = ckpt.load_checkpoint(found[-1])
+        state = data["state"]
+        if self.config_hash and state.get("config_hash") not in (None, self.config_hash):
+            raise UserError(
+                "holds checkpoints of a different config; remove it (or use another experiment "
+                "directory) to start over",
+                self.ckpt_root,
+            )
+        if state.get("world_size", 1) != self.dist.world_size:
+            raise UserError(
+                f"cannot resume with {self.dist.world_size} processes a run started with "
+                f"{state['world_size']}: the data order would change",
+                found[-1],
+            )
+        ckpt.load_trainable_state(self.model, data["model"])
+        self.optimizer.load_state_dict(data["optimizer"])
+        self.scheduler.load_state_dict(data["scheduler"])
+        ckpt.set_rng_state(data["rng"])
+        self.step, self.epoch = state["step"], state["epoch"]
+        self.batches_in_epoch, self.bad_steps = state["batches_in_epoch"], state["bad_steps"]
+        self.history = state.get("history", [])
+        log.info("resumed from %s (step %d, epoch %d)", found[-1], self.step, self.epoch)
+        return True
+
+    def averaged_state(self) -> dict[str, torch.Tensor]:
+        """The weights to export: the average of the last ``average_last`` checkpoints."""
+        found = ckpt.list_checkpoints(self.ckpt_root)[-max(1, self.loop.average_last) :]
+        if self.loop.average_last <= 1 or len(found) <= 1:
+            return self._model_state()
+        log.info("averaging %d checkpoints: %s", len(found), ", ".join(p.name for p in found))
+        return ckpt.average_checkpoints(found)
+
+    # ---- the loop --------------------------------------------------------------------
+    def _micro_batches(self) -> Iterator[dict[str, Any]]:
+        """This rank's batches, forever (until max_epochs), resuming mid-epoch exactly."""
+        while self.epoch < self.loop.max_epochs:
+            for batch in self.make_batches(self.epoch, self.batches_in_epoch):
+                self.batches_in_epoch += 1
+                yield batch
+            self.epoch += 1
+            self.batches_in_epoch = 0
+
+    def _forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        ctx = (
+            torch.autocast(self.device.type, dtype=self.amp_dtype)
+            if self.amp_dtype is not None
+            else contextlib.nullcontext()
+        )
+        with ctx:
+            out = self.wrapped(**move_to(batch, self.device))
+        if "loss" not in out:
+            raise RuntimeError("the model's forward must return a dict with 'loss'")
+        return out
+
+    def _sync_context(self, last_micro: bool):
+        if self.dist.enabled and self.loop.strategy == "ddp" and not last_micro:
+            return self.wrapped.no_sync()
+        return contextlib.nullcontext()
+
+    def fit(self) -> list[dict[str, float]]:
+        """Train until ``max_steps``; returns the logged history (one dict per log line)."""
+        torch.manual_seed(self.loop.seed)
+        self.maybe_resume()
+        self._setup_logging()
+        self.wrapped.train()
+        accum = self.optim_cfg.accum_grad
+        batches = self._micro_batches()
+        bar = tqdm(
+            total=self.loop.max_steps,
+            initial=self.step,
+            disable=not (self.dist.is_main and self.loop.progress_bar),
+            file=sys.stderr,
+            dynamic_ncols=True,
+            mininterval=2.0,
+        )
+        stats: dict[str, float] = {}
+        window_start, t0 = self.step, time.time()
+        try:
+            while self.step < self.loop.max_steps:
+                step_stats, ok, exhausted = self._one_step(batches, accum)
+                if exhausted:
+                    break
+                if not ok:
+                    continue
+                self.step += 1
+                bar.update(1)
+                for k, v in step_stats.items():
+                    stats[k] = stats.get(k, 0.0) + v
+                if self.step % self.loop.log_interval == 0 or self.step == self.loop.max_steps:
+                    n = self.step - window_start
+                    row = {k: v / n for k, v in stats.items()}
+                    row.update(step=self.step, lr=self.scheduler.get_last_lr()[0])
+                    elapsed = time.time() - t0
+                    row["sec_per_step"] = elapsed / n
+                    row.update({f"{k}_per_sec": v / elapsed for k, v in self._counts.items()})
+                    self._log_row(row, bar)
+                    stats, window_start, t0, self._counts = {}, self.step, time.time(), {}
+                if self.loop.valid_interval and self.step % self.loop.valid_interval == 0:
+                    self.validate()
+                if self.step % self.loop.save_interval == 0 and self.step < self.loop.max_steps:
+                    self.save()
+            if not self.loop.valid_interval or self.step % self.loop.valid_interval:
+                self.validate()
+            self.save()
+        finally:
+            bar.close()
+            self._close_logging()
+        return self.history
+
+    def _one_step(
+        self, batches: Iterator[dict[str, Any]], accum: int
+    ) -> tuple[dict[str, float], bool, bool]:
+        """Accumulate ``accum`` micro-batches and take one optimizer step.
+
+        Returns (averaged stats, whether the step was taken, whether the data ran out).
+        """
+        self.optimizer.zero_grad(set_to_none=True)
+        sums: dict[str, float] = {}
+        finite = True
+        for i in range(accum):
+            batch = next(batches, None)
+            if batch is None:
+                return {}, False, True
+            if self.count_fn is not None:
+                for k, v in self.count_fn(batch).items():
+                    self._counts[k] = self._counts.get(k, 0.0) + v
+            with self._sync_context(last_micro=i == accum - 1):
+                out = self._forward(batch)
+                loss = out["loss"]
+                finite = finite and bool(torch.isfinite(loss.detach()).item())
+                if finite:
+                    (loss / accum).backward()
+            for k, v in out.items():
+                if torch.is_tensor(v) and v.numel() == 1:
+                    sums[k] = sums.get(k, 0.0) + float(v.detach()) / accum
+        grad_norm = float("nan")
+        if finite:
+            params = [p for p in self.wrapped.parameters() if p.requires_grad]
+            clip = self.optim_cfg.grad_clip if self.optim_cfg.grad_clip > 0 else float("inf")
+            grad_norm = float(nn.utils.clip_grad_norm_(params, clip))
+            finite = math.isfinite(grad_norm)
+        if not all_ranks_true(finite, self.dist, self.device):
+            self.bad_steps += 1
+            log.warning(
+                "step %d: non-finite loss or gradient, batch skipped (%d so far)",
+                self.step,
+                self.bad_steps,
+            )
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.bad_steps > self.loop.max_bad_steps:
+                raise UserError(
+                    f"training diverged: {self.bad_steps} batches with NaN/inf loss or gradients "
+                    "(lower the learning rate or check the data)",
+                    self.exp_dir,
+                )
+            return {}, False, False
+        self.optimizer.step()
+        self.scheduler.step()
+        sums["grad_norm"] = grad_norm
+        return sums, True, False
+
+    def _log_row(self, row: dict[str, float], bar: tqdm) -> None:
+        self.history.append(row)
+        if not self.dist.is_main:
+            return
+        text = " ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "step")
+        log.info("step %d %s", self.step, text)
+        bar.set_postfix_str(f"loss={row.get('loss', float('nan')):.3f}", refresh=False)
+        if self._tb is not None:
+            for k, v in row.items():
+                if k != "step":
+                    self._tb.add_scalar(f"train/{k}", v, self.step)
+
+    def validate(self) -> dict[str, float]:
+        if self.valid_fn is None:
+            return {}
+        self.wrapped.eval()
+        try:
+            with torch.no_grad():
+                metrics = self.valid_fn(self.model)
+        finally:
+            self.wrapped.train()
+        if self.dist.is_main:
+            log.info("step %d validation %s", self.step, json.dumps(metrics))
+            self.history.append(
+                {"step": self.step, **{f"valid_{k}": v for k, v in metrics.items()}}
+            )
+            if self._tb is not None:
+                for k, v in metrics.items():
+                    self._tb.add_scalar(f"valid/{k}", v, self.step)
+        return metrics

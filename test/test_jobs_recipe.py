@@ -1,0 +1,101 @@
+"""A run.sh-style stage script using egs/TEMPLATE's path.sh and cmd.sh, on both backends."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from jobs_util import REPO, sh
+from slurm_cluster import slurm_cluster  # noqa: F401  (the session fixture)
+
+RUN_SH = """\
+#!/usr/bin/env bash
+set -euo pipefail
+. ./path.sh
+. ./cmd.sh
+
+stage=1
+stop_stage=100
+nj=4
+help_message="Usage: $0 [--stage N] [--stop-stage N] [--nj N]"
+. utils/parse_options.sh
+
+if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
+  echo "stage 1: squares"
+  mkdir -p exp/parts
+  # the job needs path.sh's environment: soundwave importable, C locale
+  $train_cmd JOB=1:$nj exp/log/square.JOB.log \\
+    python -c "import sys, soundwave; print(int(sys.argv[1]) ** 2)" JOB \\| \\
+    sed "s/\\$/ $LC_ALL/" \\> exp/parts/square.JOB.txt
+fi
+if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
+  echo "stage 2: collect"
+  cat exp/parts/square.*.txt | sort -n > exp/squares.txt
+fi
+if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
+  echo "stage 3: done"
+  touch exp/stage3.done
+fi
+"""
+
+
+def make_recipe(tmp_path):
+    """egs/demo/asr with the layout egs/TEMPLATE/README.md describes."""
+    recipe = tmp_path / "egs" / "demo" / "asr"
+    recipe.mkdir(parents=True)
+    (recipe / "utils").symlink_to(REPO / "utils")
+    (recipe / "path.sh").symlink_to(REPO / "egs" / "TEMPLATE" / "path.sh")
+    shutil.copy(REPO / "egs" / "TEMPLATE" / "cmd.sh", recipe / "cmd.sh")
+    (recipe / "run.sh").write_text(RUN_SH)
+    (recipe / "run.sh").chmod(0o755)
+    return recipe
+
+
+def run_stages(recipe, env):
+    env = {k: v for k, v in env.items() if k != "SOUNDWAVE_ROOT"}
+    res = sh(["./run.sh", "--stop-stage", "2", "--nj", "4"], recipe, env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.splitlines() == ["stage 1: squares", "stage 2: collect"]
+    assert (recipe / "exp/squares.txt").read_text() == "1 C\n4 C\n9 C\n16 C\n"
+    assert not (recipe / "exp/stage3.done").exists()
+    for i in range(1, 5):
+        assert "# Ended (code 0)" in (recipe / f"exp/log/square.{i}.log").read_text()
+    res = sh(["./run.sh", "--stage", "3", "--stop_stage", "3"], recipe, env=env)
+    assert res.stdout.splitlines() == ["stage 3: done"]
+    assert (recipe / "exp/stage3.done").exists()
+
+
+def test_stage_script_runs_jobs_locally(tmp_path):
+    recipe = make_recipe(tmp_path)
+    run_stages(recipe, {"cmd_backend": "local"})
+    assert not (recipe / "exp/log/q").exists()
+
+
+def test_stage_script_option_errors(tmp_path):
+    recipe = make_recipe(tmp_path)
+    res = sh(["./run.sh", "--stgae", "3"], recipe)
+    assert res.returncode == 1 and "unknown option --stgae" in res.stderr
+    res = sh(["./run.sh", "--help"], recipe)
+    assert res.returncode == 0 and res.stdout.startswith("Usage: ./run.sh [--stage N]")
+    res = sh(["./run.sh"], recipe, env={"cmd_backend": "pbs"})
+    assert res.returncode == 1 and "unknown cmd_backend 'pbs'" in res.stderr
+
+
+def test_path_sh_environment(tmp_path):
+    recipe = make_recipe(tmp_path)
+    script = ". ./path.sh; echo $SOUNDWAVE_ROOT; command -v python; command -v run_local.sh; echo $LC_ALL"
+    env = {k: v for k, v in os.environ.items() if k not in ("SOUNDWAVE_ROOT", "VIRTUAL_ENV")}
+    res = sh(["bash", "-c", script], recipe, env=env)
+    root, python, tool, lc = res.stdout.split()
+    assert root == str(REPO) and tool == str(REPO / "utils" / "run_local.sh") and lc == "C"
+    if (REPO / ".venv" / "bin" / "python").exists():
+        assert python == str(REPO / ".venv" / "bin" / "python")
+
+
+@pytest.mark.slurm
+def test_stage_script_runs_jobs_on_slurm(tmp_path, slurm_cluster):  # noqa: F811
+    recipe = make_recipe(tmp_path)
+    run_stages(recipe, {"cmd_backend": "slurm", **slurm_cluster})
+    script = (recipe / "exp/log/q/square.sh").read_text()
+    assert "--mem=4G" in script and "--array=1-4 " in script

@@ -1,0 +1,233 @@
+"""Importing a released-format Soundwave checkpoint reproduces the released computation.
+
+The reference below is written from the released Soundwave.py / run_inference.py, batch 1,
+with plain torch/transformers modules and the checkpoint's tensors read by name; it shares
+no code with soundwave.models.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from models_util import official_dir, whisper_dir
+from safetensors import safe_open
+from torch import nn
+from transformers import (
+    AutoTokenizer,
+    LlamaConfig,
+    LlamaForCausalLM,
+    WhisperFeatureExtractor,
+    WhisperModel,
+)
+
+from soundwave.errors import UserError
+from soundwave.models.official import import_official
+from soundwave.models.soundwave import SoundwaveModel
+
+SYSTEM = (
+    "You are a helpful language and speech assistant. You are able to understand the speech content "
+    "that the user provides, and assist the user with a variety of tasks using natural language."
+)
+STEPS = 6
+
+
+def waveforms() -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    out = []
+    for seconds in (2.0, 1.3):
+        speech = rng.standard_normal(int(16000 * seconds)).astype(np.float32) * 0.1
+        out.append(np.concatenate([speech, np.zeros(800, np.float32)]))  # ends in digital silence
+    return out
+
+
+def features_30s(audio: np.ndarray) -> torch.Tensor:
+    """As run_inference.py: WhisperProcessor pads the audio to 30 s -> (80, 3000)."""
+    fe = WhisperFeatureExtractor(feature_size=80)
+    return fe(audio, sampling_rate=16000, return_tensors="pt").input_features[0]
+
+
+class Reference:
+    """The released forward pass, batch 1."""
+
+    def __init__(self, root: str):
+        self.root = Path(root)
+        cfg = json.loads((self.root / "config.json").read_text())
+        t: dict[str, torch.Tensor] = {}
+        for shard in sorted(self.root.glob("*.safetensors")):
+            with safe_open(str(shard), "pt") as f:
+                t |= {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+
+        def sub(prefix: str) -> dict[str, torch.Tensor]:
+            return {k[len(prefix) :]: v for k, v in t.items() if k.startswith(prefix)}
+
+        h, heads = cfg["hidden_size"], cfg["num_attention_heads"]
+        self.whisper = WhisperModel.from_pretrained(cfg["audio_tower"]).encoder.eval()
+        self.mm_projector1 = nn.Linear(cfg["adapter_size"] * 2, h)
+        self.mm_projector1.load_state_dict(sub("model.mm_projector1."))
+        layer = nn.TransformerEncoderLayer(
+            d_model=h, nhead=heads, dim_feedforward=h * 2, dropout=0.1, norm_first=True
+        )
+        self.asr_transformer_encoder = nn.TransformerEncoder(
+            layer, num_layers=1, enable_nested_tensor=False
+        )
+        self.asr_transformer_encoder.load_state_dict(sub("model.asr_transformer_encoder."))
+        self.out_norm = nn.LayerNorm(h)
+        self.out_norm.load_state_dict(sub("model.out_norm."))
+        self.head = nn.Linear(h, cfg["vocab_size"], bias=False)
+        self.head.load_state_dict(sub("model.audio_feature_head."))
+        self.encoder_attn = nn.MultiheadAttention(h, heads, dropout=0.1, batch_first=True)
+        self.encoder_attn.load_state_dict(sub("model.lbm.encoder_attn."))
+        self.atten_layer_norm = nn.LayerNorm(h)
+        self.atten_layer_norm.load_state_dict(sub("model.lbm.atten_layer_norm."))
+        for key in (
+            "audio_tower",
+            "adapter_size",
+            "audio_patch_token",
+            "audio_patch_size",
+            "llm_pad_token_id",
+        ):
+            cfg.pop(key)
+        cfg["model_type"] = "llama"
+        self.llm = LlamaForCausalLM(LlamaConfig(**cfg))
+        want = self.llm.state_dict()
+        self.llm.load_state_dict({k: v for k, v in t.items() if k in want}, strict=True)
+        self.tok = AutoTokenizer.from_pretrained(str(self.root))
+        for m in (self.asr_transformer_encoder, self.encoder_attn, self.llm):
+            m.eval()
+
+    def prompt(self, prompt: str) -> list[int]:
+        tok, v = self.tok, self.tok.get_vocab()
+        ids = lambda s: tok(s).input_ids  # noqa: E731
+        nl = ids("\n")
+        system = [
+            v["<|begin_of_text|>"],
+            v["<|start_header_id|>"],
+            *ids("system"),
+            v["<|end_header_id|>"],
+        ]
+        system += nl + ids(SYSTEM) + [v["<|eot_id|>"]]
+        user = [
+            v["<|start_header_id|>"],
+            *ids("user"),
+            v["<|end_header_id|>"],
+            *ids("\n<audio_patch>"),
+        ]
+        user += [*ids(prompt), v["<|eot_id|>"]]
+        assistant = [v["<|start_header_id|>"], *ids("assistant"), v["<|end_header_id|>"], *nl]
+        return system + user + assistant
+
+    @torch.no_grad()
+    def __call__(self, feat30: torch.Tensor, prompt: str):
+        audio_feature = self.whisper(feat30[None]).last_hidden_state
+        audio_feature = audio_feature.view(
+            1, audio_feature.shape[1] // 2, 2 * audio_feature.shape[2]
+        )
+        audio_feature = self.mm_projector1(audio_feature)
+        audio_feature = self.asr_transformer_encoder(audio_feature)
+        audio_features = self.out_norm(audio_feature)
+        tokens = self.head(audio_features).argmax(dim=-1)
+        shrink_mask = tokens.roll(1) != tokens
+        shrink_mask[:, 0] = True
+        shrink = audio_features[shrink_mask]
+        x, _ = self.encoder_attn(
+            query=shrink,
+            key=audio_features[0],
+            value=audio_features[0],
+            key_padding_mask=~shrink_mask[0],
+        )
+        shrink_feature = self.atten_layer_norm(x + shrink)
+        ids = self.prompt(prompt)
+        pos = ids.index(self.tok.convert_tokens_to_ids("<audio_patch>"))
+        emb = self.llm.get_input_embeddings()
+        seq = torch.cat(
+            [emb(torch.tensor(ids[:pos])), shrink_feature, emb(torch.tensor(ids[pos + 1 :]))]
+        )
+        out = []
+        for _ in range(STEPS):  # greedy, no cache
+            nxt = int(self.llm(inputs_embeds=seq[None]).logits[0, -1].argmax())
+            if nxt == self.tok.eos_token_id:
+                break
+            out.append(nxt)
+            seq = torch.cat([seq, emb(torch.tensor([nxt]))])
+        return shrink_mask[0].nonzero().flatten(), shrink_feature, out
+
+
+def test_import_matches_released_forward_batched():
+    ref = Reference(official_dir())
+    model = import_official(official_dir(), encoder_path=whisper_dir()).eval()
+    assert model.cfg.encoder_input == "pad30" and not model.cfg.adapter_temporal
+    audio = waveforms()
+    full = [features_30s(a) for a in audio]
+    lengths = [len(a) // 160 for a in audio]  # our input: the real frames only, no 30 s padding
+    feats = torch.zeros(2, 80, max(lengths))
+    for i, (f, t) in enumerate(zip(full, lengths)):
+        feats[i, :, :t] = f[:, :t]
+    lens = torch.tensor(lengths)
+    prompts = ["please transcribe the audio", "turn on the lights"]
+    enc = model.encode_audio(feats, lens)
+    ids = model.generate_ids(feats, lens, prompts, max_new_tokens=STEPS, suppress_tokens=None)
+    assert enc.frame_lens.tolist() == [750, 750]
+    for i in range(2):
+        kept, vectors, tokens = ref(full[i], prompts[i])
+        v = int(enc.lengths[i])
+        assert 1 < v < 750
+        assert enc.kept_index[i, :v].tolist() == kept.tolist()
+        torch.testing.assert_close(enc.embeds[i, :v], vectors, rtol=0, atol=1e-4)
+        assert ids[i] == tokens and len(tokens) > 0
+
+
+def test_imported_stage_roundtrip(tmp_path):
+    model = import_official(
+        official_dir(), encoder_path=whisper_dir(), encoder_input="variable"
+    ).eval()
+    assert model.cfg.encoder_input == "variable"  # overrides apply
+    model.save_stage(tmp_path)
+    again = SoundwaveModel.load_stage(tmp_path).eval()
+    feats = features_30s(waveforms()[1])[None, :, :200]
+    lens = torch.tensor([200])
+    torch.testing.assert_close(
+        again.encode_audio(feats, lens).embeds, model.encode_audio(feats, lens).embeds
+    )
+
+
+def test_import_errors(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    with pytest.raises(UserError, match="not 'Soundwave'"):
+        import_official(tmp_path)
+    cfg = json.loads((Path(official_dir()) / "config.json").read_text())
+    cfg["audio_tower"] = "openai/whisper-large-v2"
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(UserError, match="pass encoder_path"):
+        import_official(tmp_path)
+
+
+def test_import_cli_writes_a_decodable_stage_dir(tmp_path, capsys):
+    from soundwave.bin import import_official as cli
+
+    cli.main(
+        ["--official-dir", official_dir(), "--encoder", whisper_dir(), "--out", str(tmp_path / "a")]
+    )
+    cli.main(
+        [
+            "--official-dir",
+            official_dir(),
+            "--encoder",
+            whisper_dir(),
+            "--out",
+            str(tmp_path / "b"),
+            "--merged",
+        ]
+    )
+    assert "adapter" in capsys.readouterr().out
+    reference = import_official(official_dir(), encoder_path=whisper_dir()).eval()
+    feats = features_30s(waveforms()[1])[None, :, :200]
+    lens = torch.tensor([200])
+    want = reference.encode_audio(feats, lens).embeds
+    for out in ("a", "b"):
+        again = SoundwaveModel.load_stage(tmp_path / out).eval()
+        assert again.cfg.encoder_input == "pad30" and not again.cfg.adapter_temporal
+        torch.testing.assert_close(again.encode_audio(feats, lens).embeds, want)

@@ -1,0 +1,239 @@
+"""SoundwaveModel end to end on tiny random models: losses, stages, generation, baselines."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from models_util import feats, model, sharpen_ctc
+
+from soundwave.errors import UserError
+from soundwave.models.adapter import ctc_greedy
+
+LENGTHS = [230, 161, 40]
+INSTR = ["transcribe", "", "turn on the lights"]
+TARGETS = ["hello world", "the quick brown fox", "set an alarm"]
+
+
+def test_encode_audio_shapes_and_lengths_under_padding():
+    m = model().eval()
+    sharpen_ctc(m)
+    x, lens = feats(LENGTHS)
+    enc = m.encode_audio(x, lens)
+    frames25 = [((t + 1) // 2 + 1) // 2 for t in LENGTHS]
+    assert enc.frame_lens.tolist() == frames25
+    assert enc.ctc_logits.shape == (3, max(frames25), len(m.tokenizer))
+    assert enc.embeds.shape == (3, int(enc.lengths.max()), 32)
+    assert (enc.lengths <= enc.frame_lens).all() and (enc.lengths >= 1).all()
+    assert enc.lengths.tolist() == (enc.kept_index >= 0).sum(1).tolist()
+    assert (enc.kept_index.max(1).values < enc.frame_lens).all()
+    for i, t in enumerate(LENGTHS):  # batch == single through encoder, adapter and bridge
+        alone = m.encode_audio(x[i : i + 1, :, :t], lens[i : i + 1])
+        v = int(enc.lengths[i])
+        assert int(alone.lengths) == v
+        torch.testing.assert_close(enc.embeds[i, :v], alone.embeds[0], rtol=0, atol=1e-4)
+
+
+def test_ctc_only_forward_skips_the_llm():
+    m = model()
+    calls = []
+    m.llm.register_forward_hook(lambda *a: calls.append(1))
+    m.llm.get_decoder().register_forward_hook(lambda *a: calls.append(1))
+    x, lens = feats(LENGTHS)
+    out = m(x, lens, transcripts=TARGETS, ctc_only=True)
+    assert set(out) == {"loss", "ctc_loss"} and torch.isfinite(out["loss"]) and out["loss"] > 0
+    assert calls == []
+
+
+def test_lm_loss_equals_hf_loss_per_utterance_and_token_mean_over_batch():
+    m = model().eval()
+    m.set_stage("shrink")
+    m.eval()
+    x, lens = feats(LENGTHS)
+    out = m(x, lens, INSTR, TARGETS, transcripts=TARGETS)
+    torch.testing.assert_close(out["loss"], out["lm_loss"] + 0.3 * out["ctc_loss"])
+    enc = m.encode_audio(x, lens)
+    per, counts = [], []
+    emb = m.llm.get_input_embeddings()
+    for i in range(3):  # independent splice: cat(prefix, audio, suffix, target) + HF's loss
+        prefix, suffix = m.prompts(INSTR[i])
+        target = [
+            *m.tokenizer(TARGETS[i], add_special_tokens=False).input_ids,
+            m.tokenizer.eos_token_id,
+        ]
+        v = int(enc.lengths[i])
+        seq = torch.cat(
+            [emb(torch.tensor(prefix)), enc.embeds[i, :v], emb(torch.tensor(suffix + target))]
+        )
+        labels = torch.tensor([-100] * (len(prefix) + v + len(suffix)) + target)
+        per.append(m.llm(inputs_embeds=seq[None], labels=labels[None]).loss)
+        counts.append(len(target))
+    expected = sum(loss * c for loss, c in zip(per, counts)) / sum(counts)
+    torch.testing.assert_close(out["lm_loss"], expected, rtol=1e-5, atol=1e-5)
+    assert int(out["num_tokens"]) == sum(counts)
+    ctc = m(x, lens, INSTR, TARGETS, transcripts=["", "", ""])["ctc_loss"]
+    assert float(ctc) == 0.0
+
+
+def grads_after_backward(m, stage, **kw):
+    m.set_stage(stage, **kw)
+    m.train()
+    m.zero_grad(set_to_none=True)
+    x, lens = feats(LENGTHS[:2])
+    if stage == "align":
+        out = m(x, lens, transcripts=TARGETS[:2], ctc_only=True)
+    else:
+        out = m(x, lens, INSTR[:2], TARGETS[:2], transcripts=TARGETS[:2])
+    out["loss"].backward()
+    trainable = {n for n, p in m.named_parameters() if p.requires_grad}
+    with_grad = {n for n, p in m.named_parameters() if p.grad is not None}
+    nonzero = {n for n, p in m.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    return trainable, with_grad, nonzero
+
+
+def prefixes(names):
+    out = set()
+    for n in names:
+        if "lora_" in n:
+            out.add("lora")
+        else:
+            out.add(n.split(".")[0])
+    return out
+
+
+def test_each_stage_trains_exactly_its_parameters():
+    m = model()
+    t, g, nz = grads_after_backward(m, "align")
+    assert prefixes(t) == {"adapter", "ctc_head"} and g == t and nz == t
+    assert not m.has_lora
+    t, g, nz = grads_after_backward(m, "shrink")
+    assert prefixes(t) == {"adapter", "ctc_head", "bridge", "lora"} and g == t
+    assert {n for n in t if "lora_" not in n} <= nz  # lora_A gets 0 while lora_B is still 0
+    assert any("lora_B" in n for n in nz)
+    assert not any(p.requires_grad for p in m.encoder.parameters())
+    t, g, nz = grads_after_backward(m, "sft")
+    assert prefixes(t) == {"bridge", "lora"} and g == t
+    assert not m.adapter.training and m.bridge.training  # frozen modules stay in eval
+    t, g, nz = grads_after_backward(m, "sft", train_bridge=False)
+    assert prefixes(t) == {"lora"} and g == t
+    with pytest.raises(UserError):
+        m.set_stage("pretrain")
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2"])
+def test_batched_greedy_equals_one_at_a_time(arch):
+    m = model(arch).eval()
+    sharpen_ctc(m)
+    x, lens = feats(LENGTHS, seed=3)
+    batch = m.generate_ids(x, lens, INSTR, max_new_tokens=8)
+    assert len({tuple(r) for r in batch}) == 3  # input-dependent, non-trivial outputs
+    for i, t in enumerate(LENGTHS):
+        assert m.generate_ids(
+            x[i : i + 1, :, :t], lens[i : i + 1], INSTR[i : i + 1], max_new_tokens=8
+        ) == [batch[i]]
+
+
+def test_generate_texts_beam_search_and_sampling():
+    m = model().eval()
+    x, lens = feats(LENGTHS[1:], seed=3)
+    ids = m.generate_ids(x, lens, INSTR[1:], max_new_tokens=4)
+    texts = m.generate(x, lens, INSTR[1:], max_new_tokens=4)
+    assert texts == [m.tokenizer.decode(r, skip_special_tokens=True).strip() for r in ids]
+    beams = m.generate_ids(x, lens, INSTR[1:], max_new_tokens=4, num_beams=2)
+    torch.manual_seed(0)
+    sampled = m.generate_ids(x, lens, INSTR[1:], max_new_tokens=4, do_sample=True, top_k=5)
+    assert len(beams) == len(sampled) == 2 and all(len(r) == 4 for r in beams + sampled)
+
+
+def test_generate_never_emits_the_audio_token_and_restores_mode():
+    m = model()
+    m.train()
+    with torch.no_grad():  # make the audio token the LLM's favourite
+        m.llm.get_output_embeddings().weight[m.audio_token_id] *= 0
+        m.llm.get_output_embeddings().weight[m.audio_token_id] += 50
+    x, lens = feats([100])
+    ids = m.generate_ids(x, lens, ["x"], max_new_tokens=4)
+    assert m.audio_token_id not in ids[0] and m.training
+
+
+def test_ctc_transcribe_is_greedy_ctc_detokenized():
+    m = model().eval()
+    sharpen_ctc(m)
+    x, lens = feats(LENGTHS, seed=4)
+    enc = m.encode_audio(x, lens)
+    ids = ctc_greedy(enc.ctc_logits, enc.frame_lens, m.audio_token_id)
+    assert m.ctc_transcribe(x, lens) == [
+        m.tokenizer.decode(i, skip_special_tokens=True).strip() for i in ids
+    ]
+
+
+def test_peaks_bridge_keeps_fewer_positions_than_runs():
+    x, lens = feats(LENGTHS, seed=5)
+    counts = {}
+    for bridge in ("runs", "peaks", "none"):
+        m = model(bridge=bridge).eval()
+        sharpen_ctc(m)
+        enc = m.encode_audio(x, lens)
+        counts[bridge] = enc.lengths
+        if bridge == "none":
+            assert enc.lengths.tolist() == enc.frame_lens.tolist()
+            assert sum(p.numel() for p in m.bridge.parameters()) == 0
+    assert (counts["peaks"] <= counts["runs"]).all() and (counts["runs"] <= counts["none"]).all()
+
+
+@pytest.mark.parametrize("k", [5, 8])
+def test_linear_baseline_same_interface_no_ctc(k):
+    m = model(bridge="linear", stack=k)
+    assert m.adapter is None and m.ctc_head is None
+    x, lens = feats(LENGTHS)
+    enc = m.encode_audio(x, lens)
+    assert enc.ctc_logits is None
+    assert enc.lengths.tolist() == [-(-((t + 1) // 2) // k) for t in LENGTHS]
+    with pytest.raises(UserError):
+        m.set_stage("align")
+    with pytest.raises(UserError):
+        m.ctc_transcribe(x, lens)
+    m.set_stage("shrink")
+    out = m(x, lens, INSTR, TARGETS, transcripts=TARGETS)
+    assert float(out["ctc_loss"]) == 0.0 and torch.isfinite(out["lm_loss"])
+    out["loss"].backward()
+    assert all(p.grad is not None for p in m.bridge.parameters())
+    assert len(m.generate(x, lens, INSTR, max_new_tokens=3)) == 3
+
+
+def test_frame_wise_official_adapter_trains_too():
+    m = model(adapter_temporal=False, lookback="dropped", bridge="peaks")
+    m.set_stage("shrink")
+    x, lens = feats(LENGTHS)
+    out = m(x, lens, INSTR, TARGETS, transcripts=TARGETS)
+    out["loss"].backward()
+    assert all(torch.isfinite(p.grad).all() for p in m.parameters() if p.grad is not None)
+
+
+def test_zero_infinity_for_transcripts_longer_than_the_audio():
+    m = model()
+    x, lens = feats([8])  # 2 adapter frames for a long transcript
+    out = m(x, lens, transcripts=["the quick brown fox jumps over the lazy dog"], ctc_only=True)
+    assert out["loss"].item() == 0.0
+    out["loss"].backward()
+    assert all(torch.isfinite(p.grad).all() for p in m.adapter.parameters() if p.grad is not None)
+
+
+def test_forward_without_targets_is_an_error():
+    m = model()
+    x, lens = feats([50])
+    with pytest.raises(ValueError):
+        m(x, lens, ["x"])
+
+
+def test_gradient_checkpointing_and_bfloat16_llm():
+    m = model(gradient_checkpointing=True, llm_dtype="bfloat16", encoder_dtype="bfloat16")
+    assert m.llm.get_input_embeddings().weight.dtype == torch.bfloat16
+    m.set_stage("shrink")
+    m.train()
+    x, lens = feats(LENGTHS[:2])
+    out = m(x, lens, INSTR[:2], TARGETS[:2], transcripts=TARGETS[:2])
+    out["loss"].backward()
+    assert torch.isfinite(out["loss"]) and out["lm_loss"].dtype == torch.float32
+    assert all(p.grad is not None for p in m.bridge.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.lora_parameters())
+    assert len(m.generate_ids(x, lens, INSTR[:2], max_new_tokens=3)) == 2

@@ -1,0 +1,76 @@
+"""The default recipe end to end in its --smoke configuration (what CI runs).
+
+Runs ``egs/mini_synth/s2t1/run.sh --smoke true`` in a copy of the recipe directory and
+checks that every stage produced its outputs and that every task was decoded and scored.
+The smoke configuration trains for about a minute per stage: its metrics are still at
+chance level (measured: WER 114 %, BLEU 0.5, gender 60 % = the majority class, QA 2.5 %),
+so this test checks the plumbing, not the learning; the full run's RESULTS.md does that.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPE = REPO / "egs" / "mini_synth" / "s2t1"
+TASKS = ("asr", "st_en_de", "gender", "qa")
+
+
+def copy_recipe(dest: Path) -> Path:
+    dest.mkdir(parents=True)
+    for name in ("run.sh", "conf", "local"):
+        src = RECIPE / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest / name)
+    (dest / "utils").symlink_to(REPO / "utils")
+    for name in ("soundwave.sh", "cmd.sh", "path.sh"):
+        (dest / name).symlink_to(REPO / "egs" / "TEMPLATE" / name)
+    return dest
+
+
+def score_record(exp: Path, stage: str, set_name: str, task: str) -> dict:
+    path = exp / stage / f"decode_{set_name}_{task}" / f"score_{task}.json"
+    return json.loads(path.read_text())
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+def test_smoke_recipe(tmp_path):
+    recipe = copy_recipe(tmp_path / "s2t1")
+    env = {**os.environ, "SOUNDWAVE_ROOT": str(REPO)}
+    proc = subprocess.run(
+        ["./run.sh", "--smoke", "true"],
+        cwd=recipe,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    for s in ("train", "dev", "test"):
+        assert (recipe / "data" / s / "wav.scp").is_file()
+        assert (recipe / "data" / "fbank" / f"cuts_{s}.jsonl.gz").is_file()
+    assert (recipe / "exp/standin/whisper/model.safetensors").is_file()
+    assert (recipe / "exp/standin/llm/tokenizer_config.json").is_file()
+    exp = recipe / "exp" / "mini"
+    for stage in ("align", "shrink", "sft"):
+        assert (exp / stage / "trained.safetensors").is_file()
+        assert (exp / stage / "tensorboard").is_dir()
+    for picture in ("curves.png", "alignment.png"):
+        assert (exp / picture).stat().st_size > 10_000
+    results = (exp / "RESULTS.md").read_text()
+    for task in TASKS:
+        assert f"## {task}" in results
+        for stage in ("shrink", "sft"):
+            record = score_record(exp, stage, "test", task)
+            assert record["num_utts"] == 40 and record["missing_hyps"] == 0
+            assert 0.0 <= record["scores"][record["metric"]] <= 200.0
+        stats = json.loads((exp / "sft" / f"decode_test_{task}" / "decode.json").read_text())
+        assert stats["utts"] == 40 and 0 < stats["llm_positions_per_second"] <= 25.5

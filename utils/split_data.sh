@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Kaldi-compatible split_data: see `utils/split_data.sh --help`.
+# The logic is in soundwave/bin/split_data.py.
+root=$(cd -P "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+# shellcheck source=utils/lib/python.sh
+. "$root/utils/lib/python.sh"
+export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
+exec "$(sw_python)" -m soundwave.bin.split_data "$@"
