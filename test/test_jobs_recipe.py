@@ -99,3 +99,14 @@ def test_stage_script_runs_jobs_on_slurm(tmp_path, slurm_cluster):  # noqa: F811
     run_stages(recipe, {"cmd_backend": "slurm", **slurm_cluster})
     script = (recipe / "exp/log/q/square.sh").read_text()
     assert "--mem=4G" in script and "--array=1-4 " in script
+
+
+@pytest.mark.parametrize("recipe", sorted(p.parent for p in (REPO / "egs").glob("*/*/run.sh")))
+def test_recipes_link_the_shared_scripts(recipe):
+    """Recipes share egs/TEMPLATE's scripts and utils/ through relative symlinks (as in
+    ESPnet); a checkout that turned them into text files broke ./run.sh at its first line."""
+    for name in ("cmd.sh", "path.sh", "soundwave.sh", "utils"):
+        link = recipe / name
+        assert link.is_symlink(), f"{link} is not a symlink"
+        assert link.resolve().exists(), f"{link} points nowhere"
+    assert (recipe / "utils" / "parse_options.sh").is_file()
