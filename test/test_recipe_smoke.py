@@ -13,9 +13,14 @@ import json
 import os
 import shutil
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import pytest
+
+from soundwave.score.metrics import task_score
+from soundwave.score.results import LOWER_IS_BETTER
+from soundwave.score.textio import read_utt_texts
 
 pytestmark = pytest.mark.slow
 
@@ -38,6 +43,17 @@ def copy_recipe(dest: Path) -> Path:
 def score_record(exp: Path, stage: str, set_name: str, task: str) -> dict:
     path = exp / stage / f"decode_{set_name}_{task}" / f"score_{task}.json"
     return json.loads(path.read_text())
+
+
+def chance_score(decode_dir: Path, task: str) -> float:
+    """The best score a model that ignores the audio could reach by always giving the same
+    answer: the best of the 20 most frequent references, each used as every hypothesis."""
+    refs = list(read_utt_texts(decode_dir / "ref.txt").values())
+    metric, _ = task_score(task, refs, refs)
+    scores = [
+        task_score(task, refs, [ref] * len(refs))[1] for ref, _ in Counter(refs).most_common(20)
+    ]
+    return (min if metric in LOWER_IS_BETTER else max)(scores)
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")

@@ -12,6 +12,7 @@ from soundwave.score.metrics import (
     chrf,
     classification_scores,
     compute,
+    constant_answer_baseline,
     error_rate,
     macro_f1,
     task_score,
@@ -167,3 +168,16 @@ def test_task_score():
     assert (name, value) == ("bleu", pytest.approx(100.0))
     # corpus BLEU of a text shorter than four words has no 4-gram match: 0
     assert task_score("st_en_de", ["guten Morgen"], ["guten Morgen"])[1] == 0.0
+
+
+def test_constant_answer_baseline():
+    ids = ["a", "b", "c", "d"]
+    answer, result = constant_answer_baseline("accuracy", ids, ["male", "Male", "female", "male"])
+    assert answer == "male" and result.scores["accuracy"] == 75.0
+    # WER: the best of the candidates, which need not be the most frequent sentence
+    refs = ["turn on the light"] * 2 + ["turn on the light in the hall now please"] * 2 + ["hi"] * 3
+    ids = [str(k) for k in range(len(refs))]
+    answer, result = constant_answer_baseline("wer", ids, refs)
+    by_answer = {r: compute("wer", ids, refs, [r] * len(refs)).scores["wer"] for r in set(refs)}
+    assert answer == min(by_answer, key=by_answer.get) != "hi"
+    assert result.scores["wer"] == pytest.approx(min(by_answer.values()))

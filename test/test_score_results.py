@@ -64,6 +64,7 @@ def exp(tmp_path):
         tag="mini",
         stage="sft",
         summary="%ACC 75.00 [ 3 / 4 ] macro-F1 73.33",
+        chance={"answer": "male", "scores": {"accuracy": 50.0, "macro_f1": 33.33}},
     )
     return exp
 
@@ -93,7 +94,10 @@ def test_results_table(exp, capsys):
     assert lines[start + 6] == "| mini | sft | - | 20.50 |"
     assert "## gender: accuracy % (higher is better)" in lines
     start = lines.index("## gender: macro-F1 % (higher is better)")
-    assert lines[start + 6] == "| mini | sft | - | 73.33 |"
+    assert lines[start + 6 : start + 8] == [
+        "| mini | sft | - | 73.33 |",
+        "| chance | constant answer | - | 33.33 |",
+    ]
 
     start = lines.index("## Evaluation sets")
     assert lines[start + 4 : start + 6] == ["| dev | 50 | 0.12 |", "| test | 100 | 0.25 |"]

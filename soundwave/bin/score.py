@@ -31,7 +31,7 @@ from pathlib import Path
 
 from soundwave.errors import UserError, cli_main
 from soundwave.fileio import atomic_write
-from soundwave.score.metrics import compute
+from soundwave.score.metrics import compute, constant_answer_baseline
 from soundwave.score.normalize import NORMALIZERS
 from soundwave.score.results import ScoreRecord, file_hash, infer_layout, write_score
 from soundwave.score.textio import FORMATS, read_utt_texts
@@ -169,6 +169,13 @@ def main(argv: list[str] | None = None) -> None:
     if not all(math.isfinite(v) for v in result.scores.values()):
         raise UserError("every reference is empty after normalisation", args.ref)
 
+    chance_answer, chance = constant_answer_baseline(
+        args.metric,
+        ids,
+        list(refs.values()),
+        normalizer=args.normalizer,
+        bleu_tokenize=args.bleu_tokenize,
+    )
     summary = result.summary
     if missing or extra:
         summary += (
@@ -203,6 +210,7 @@ def main(argv: list[str] | None = None) -> None:
             hyp=args.hyp,
             date=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             details=result.details,
+            chance={"answer": chance_answer, "scores": chance.scores},
         )
         write_score(args.out, record)
 

@@ -348,3 +348,42 @@ def task_score(task: str, refs: Sequence[str], hyps: Sequence[str]) -> tuple[str
     metric = get_task(task.removeprefix("ctc_")).metric
     ids = [str(k) for k in range(len(refs))]
     return metric, compute(metric, ids, refs, hyps).scores[metric]
+
+
+def constant_answer_baseline(
+    metric: str,
+    ids: Sequence[str],
+    refs: Sequence[str],
+    *,
+    normalizer: str | None = None,
+    bleu_tokenize: str | None = None,
+    candidates: int = 20,
+) -> tuple[str, MetricResult]:
+    """The chance level of a test set: the best result a system that ignores its input
+    reaches by giving one fixed answer to every utterance.
+
+    The answers tried are the ``candidates`` most frequent references (normalised); the
+    best by ``metric`` wins (for WER a frequent sentence, for accuracy the majority
+    class).  Returns that answer and its :class:`MetricResult`.
+    """
+    norm = get_normalizer(normalizer or DEFAULT_NORMALIZER[metric])
+    counts = Counter(norm(r) for r in refs)
+    lower_is_better = metric in ("wer", "cer")
+    best: tuple[str, MetricResult] | None = None
+    for answer, _ in counts.most_common(candidates):
+        result = compute(
+            metric,
+            ids,
+            refs,
+            [answer] * len(refs),
+            normalizer=normalizer,
+            bleu_tokenize=bleu_tokenize,
+        )
+        value = result.scores[metric]
+        if best is None or (
+            value < best[1].scores[metric] if lower_is_better else value > best[1].scores[metric]
+        ):
+            best = (answer, result)
+    if best is None:
+        raise UserError("no references to build a constant-answer baseline from")
+    return best

@@ -77,6 +77,8 @@ class ScoreRecord:
     hyp: str = ""
     date: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    # the best constant answer's scores ({"answer", "scores"}): the set's chance level
+    chance: dict[str, Any] = field(default_factory=dict)
     schema: int = SCHEMA
 
     @property
@@ -200,8 +202,9 @@ def _joined(values: Iterable[Any]) -> str:
 
 def results_markdown(records: list[ScoreRecord], *, source: str, date: str) -> str:
     """RESULTS.md text: one table per (task, score) with models as rows and sets as
-    columns (best value per set in bold), then the sets' sizes and every score's
-    details."""
+    columns (best value per set in bold) and a last row with each set's chance level (the
+    best constant answer, where the score files carry it), then the sets' sizes and every
+    score's details."""
     order = sorted(records, key=lambda r: (r.tag, _stage_key(r.stage), r.set, r.task, r.metric))
     # the newest file wins where two give the same cell
     cells: dict[tuple[str, str], dict[tuple[str, str], dict[str, ScoreRecord]]] = defaultdict(
@@ -239,6 +242,12 @@ def results_markdown(records: list[ScoreRecord], *, source: str, date: str) -> s
                 text = f"{value:.2f}"
                 row.append(f"**{text}**" if len(models) > 1 and value == best[s] else text)
             rows.append(row)
+        chance = {
+            r.set: r.chance["scores"][name] for r in recs if name in r.chance.get("scores", {})
+        }
+        if chance:
+            row = ["chance", "constant answer", "-"]
+            rows.append(row + [f"{chance[s]:.2f}" if s in chance else "-" for s in sets])
         arrow = "lower is better" if name in LOWER_IS_BETTER else "higher is better"
         out += ["", f"## {task}: {LABELS.get(name, name)} ({arrow})", ""]
         notes = [f"normaliser: {_joined(r.normalizer for r in recs)}"]
