@@ -8,9 +8,9 @@ trains it; :func:`save_whisper` writes a ``WhisperModel`` directory (the encoder
 random 1-layer decoder that nothing uses, a feature-extractor config) plus the CTC head in
 ``ctc_head.safetensors`` for quick WER checks.
 
-Default size (d_model 144, 4 layers, 4 heads, FFN 576): about 1.1 M trainable parameters,
-the size of the calibration prototype that reached ~49 % greedy WER on synthetic speech
-after 6 minutes on 2 CPU cores.
+Default size (d_model 144, 4 layers, 4 heads, FFN 576): about 1.1 M trainable parameters.
+In the default mini_synth recipe (800 steps, 7 minutes on 2 CPU cores) it reaches greedy
+CER 29.9 % / WER 75.4 % on the test voices, none of which it heard in training.
 """
 
 from __future__ import annotations
