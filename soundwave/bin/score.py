@@ -169,13 +169,6 @@ def main(argv: list[str] | None = None) -> None:
     if not all(math.isfinite(v) for v in result.scores.values()):
         raise UserError("every reference is empty after normalisation", args.ref)
 
-    chance_answer, chance = constant_answer_baseline(
-        args.metric,
-        ids,
-        list(refs.values()),
-        normalizer=args.normalizer,
-        bleu_tokenize=args.bleu_tokenize,
-    )
     summary = result.summary
     if missing or extra:
         summary += (
@@ -190,6 +183,13 @@ def main(argv: list[str] | None = None) -> None:
         layout = infer_layout(args.out)
         config_hash = args.config_hash or (file_hash(args.config) if args.config else None)
         hours = args.hours if args.hours is not None else known_hours(args.ref, args.hyp, ids)
+        chance_answer, chance = constant_answer_baseline(
+            args.metric,
+            ids,
+            list(refs.values()),
+            normalizer=args.normalizer,
+            bleu_tokenize=args.bleu_tokenize,
+        )
         record = ScoreRecord(
             task=args.task or layout["task"],
             set=args.set_name or layout["set"],

@@ -22,6 +22,9 @@ from soundwave.errors import UserError
 from soundwave.score.normalize import get_normalizer
 from soundwave.tasks.registry import METRICS, get_task
 
+#: Metrics where a smaller value is better.
+LOWER_IS_BETTER = frozenset({"wer", "cer"})
+
 SPACE = "<space>"
 #: Normaliser used for each metric (all of :data:`METRICS`) unless one is given.
 DEFAULT_NORMALIZER = {
@@ -366,24 +369,23 @@ def constant_answer_baseline(
     best by ``metric`` wins (for WER a frequent sentence, for accuracy the majority
     class).  Returns that answer and its :class:`MetricResult`.
     """
-    norm = get_normalizer(normalizer or DEFAULT_NORMALIZER[metric])
-    counts = Counter(norm(r) for r in refs)
-    lower_is_better = metric in ("wer", "cer")
-    best: tuple[str, MetricResult] | None = None
-    for answer, _ in counts.most_common(candidates):
-        result = compute(
-            metric,
-            ids,
-            refs,
-            [answer] * len(refs),
-            normalizer=normalizer,
-            bleu_tokenize=bleu_tokenize,
-        )
-        value = result.scores[metric]
-        if best is None or (
-            value < best[1].scores[metric] if lower_is_better else value > best[1].scores[metric]
-        ):
-            best = (answer, result)
-    if best is None:
+    if not refs:
         raise UserError("no references to build a constant-answer baseline from")
-    return best
+    norm = get_normalizer(normalizer or DEFAULT_NORMALIZER[metric])
+    answers = [a for a, _ in Counter(norm(r) for r in refs).most_common(candidates)]
+    tried = [
+        (
+            a,
+            compute(
+                metric,
+                ids,
+                refs,
+                [a] * len(refs),
+                normalizer=normalizer,
+                bleu_tokenize=bleu_tokenize,
+            ),
+        )
+        for a in answers
+    ]
+    better = min if metric in LOWER_IS_BETTER else max
+    return better(tried, key=lambda t: t[1].scores[metric])

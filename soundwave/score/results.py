@@ -32,11 +32,11 @@ from typing import Any
 
 from soundwave.errors import UserError
 from soundwave.fileio import atomic_write
+from soundwave.score.metrics import LOWER_IS_BETTER
 
 SCHEMA = 1
 #: Stages in training order; others sort after them by name.
 STAGE_ORDER = ("align", "shrink", "sft")
-LOWER_IS_BETTER = {"wer", "cer"}
 LABELS = {
     "wer": "%WER",
     "cer": "%CER",
@@ -246,8 +246,8 @@ def results_markdown(records: list[ScoreRecord], *, source: str, date: str) -> s
             r.set: r.chance["scores"][name] for r in recs if name in r.chance.get("scores", {})
         }
         if chance:
-            row = ["chance", "constant answer", "-"]
-            rows.append(row + [f"{chance[s]:.2f}" if s in chance else "-" for s in sets])
+            values = [f"{chance[s]:.2f}" if s in chance else "-" for s in sets]
+            rows.append(["chance", "constant answer", "-", *values])
         arrow = "lower is better" if name in LOWER_IS_BETTER else "higher is better"
         out += ["", f"## {task}: {LABELS.get(name, name)} ({arrow})", ""]
         notes = [f"normaliser: {_joined(r.normalizer for r in recs)}"]
