@@ -237,3 +237,37 @@ def test_gradient_checkpointing_and_bfloat16_llm():
     assert all(p.grad is not None for p in m.bridge.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.lora_parameters())
     assert len(m.generate_ids(x, lens, INSTR[:2], max_new_tokens=3)) == 2
+
+
+def test_llm_embedding_ctc_head_is_scaled_cosine_to_the_llm_token_embeddings():
+    m = model(ctc_head="llm_embeddings").eval()
+    table = m.llm.get_input_embeddings().weight
+    assert [n for n, _ in m.ctc_head.named_parameters()] == ["log_scale"]  # no vocab x hidden copy
+    x, lens = feats(LENGTHS)
+    enc = m.encode_audio(x, lens)
+    frames, _, logits = m._adapter_frames(x, lens)
+    vocab = len(m.tokenizer)
+    expected = 30.0 * torch.nn.functional.cosine_similarity(
+        frames[:, :, None, :], table[None, None, :vocab, :], dim=-1
+    )
+    torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-4)
+    assert enc.ctc_logits.shape[-1] == vocab
+    # Stage I trains the adapter and the scale; the LLM's embeddings stay frozen
+    m.set_stage("align")
+    out = m(x, lens, transcripts=TARGETS, ctc_only=True)
+    out["loss"].backward()
+    assert m.ctc_head.log_scale.grad is not None and table.grad is None
+    assert all(p.grad is not None for p in m.adapter.parameters())
+
+
+def test_match_embedding_scale_starts_audio_vectors_at_the_token_embedding_scale():
+    plain = model().eval()
+    matched = model(match_embedding_scale=True).eval()
+    table = matched.llm.get_input_embeddings().weight[: len(matched.tokenizer)]
+    token_norm = float(table.detach().norm(dim=-1).mean())
+    x, lens = feats(LENGTHS)
+    for m, low, high in ((plain, 4.0, 100.0), (matched, 0.5, 2.0)):
+        enc = m.encode_audio(x, lens)
+        norms = torch.cat([enc.embeds[i, : int(n)].norm(dim=-1) for i, n in enumerate(enc.lengths)])
+        ratio = float(norms.mean().detach()) / token_norm
+        assert low < ratio < high, (m.cfg.match_embedding_scale, ratio)

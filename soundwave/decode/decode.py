@@ -20,14 +20,21 @@ from soundwave.train.data import DataConfig, eval_batches
 @dataclass
 class GenerationConfig:
     max_new_tokens: int = 64
+    # per-task caps (e.g. {gender: 6, qa: 16}): a short-answer task needs few tokens, and a
+    # model that has not learnt to stop yet would otherwise ramble to max_new_tokens
+    max_new_tokens_by_task: dict[str, int] = field(default_factory=dict)
     num_beams: int = 1
     do_sample: bool = False
     temperature: float = 1.0
     top_p: float = 1.0
     repetition_penalty: float = 1.0
 
-    def kwargs(self) -> dict[str, Any]:
-        kw: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "num_beams": self.num_beams}
+    def kwargs(self, task: str | None = None) -> dict[str, Any]:
+        limit = self.max_new_tokens_by_task.get(task, self.max_new_tokens) if task else None
+        kw: dict[str, Any] = {
+            "max_new_tokens": limit or self.max_new_tokens,
+            "num_beams": self.num_beams,
+        }
         if self.do_sample:
             kw.update(do_sample=True, temperature=self.temperature, top_p=self.top_p)
         if self.repetition_penalty != 1.0:
@@ -91,7 +98,7 @@ def decode_cuts(
                 # one pass through the encoder serves the LLM, the CTC transcript and the stats
                 enc = model.encode_audio(feats, lens)
                 hyps = model.generate(
-                    feats, lens, batch["instructions"], encoding=enc, **gen.kwargs()
+                    feats, lens, batch["instructions"], encoding=enc, **gen.kwargs(task)
                 )
                 ctc_hyps = (
                     model.ctc_text(enc.ctc_logits, enc.frame_lens)

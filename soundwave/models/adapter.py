@@ -59,6 +59,28 @@ class AlignmentAdapter(nn.Module):
         return x * valid.unsqueeze(-1).to(x.dtype), lengths
 
 
+class EmbeddingCTCHead(nn.Module):
+    """CTC logits from the LLM's own input embeddings: ``scale * cos(frame, embedding[v])``.
+
+    The embedding matrix stays the LLM's (frozen, not a parameter of this module, not saved
+    with it); the only weight is the log of the logit scale.  A frame that wins CTC for token
+    ``v`` must point the way the LLM's embedding of ``v`` points, which is what makes the
+    adapter's output readable by the LLM as text.  The blank is the audio placeholder's row.
+    """
+
+    def __init__(self, embeddings: nn.Embedding, vocab: int, init_scale: float = 30.0):
+        super().__init__()
+        self.vocab = vocab
+        # a plain attribute: the LLM owns (and moves, and saves) the embedding module
+        object.__setattr__(self, "embeddings", embeddings)
+        self.log_scale = nn.Parameter(torch.tensor(float(init_scale)).log())
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        table = self.embeddings.weight[: self.vocab]
+        cos = F.linear(F.normalize(frames, dim=-1), F.normalize(table.to(frames.dtype), dim=-1))
+        return cos * self.log_scale.exp().to(frames.dtype)
+
+
 def ctc_loss(
     logits: torch.Tensor,
     lengths: torch.Tensor,

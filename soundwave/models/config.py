@@ -24,6 +24,7 @@ _CHOICES = {
     "bridge": ("runs", "peaks", "none", "linear"),
     "lookback": ("kept", "dropped", "none"),
     "prompt_style": ("chat_template", "official"),
+    "ctc_head": ("linear", "llm_embeddings"),
 }
 
 
@@ -59,6 +60,19 @@ class SoundwaveConfig:
     lookback: str = "kept"  # key mask: attend to "kept" (official) | "dropped" frames | "none"
     lookback_dropout: float = 0.1
     ctc_weight: float = 0.3
+    # "linear" (official): a free Linear(hidden -> vocab). "llm_embeddings": CTC logits are a
+    # learned scale times the cosine between an adapter frame and the LLM's own (frozen) input
+    # embedding of each token, so a frame that wins CTC for a token points where the LLM's
+    # embedding of that token points: the adapter's output is text-like by construction
+    # (and the head has one parameter instead of hidden x vocab).  On mini_synth it did not
+    # pay: Stage II dev WER after 200 steps 82.4 vs 81.4 % with the linear head, and gender
+    # learnt more slowly (60 vs 90 % after 100 gender-only steps), so it is off by default.
+    ctc_head: str = "linear"
+    # Start the adapter's and the look-back's output LayerNorm gains at the RMS of the LLM's
+    # input embeddings, so that audio vectors enter the LLM at the scale of its token
+    # embeddings (a unit-gain LayerNorm gives ~sqrt(hidden)/|embedding| times larger ones:
+    # 27x for the mini_synth stand-in LLM).
+    match_embedding_scale: bool = False
     lora_rank: int = 64
     lora_alpha: int = 16
     lora_dropout: float = 0.05

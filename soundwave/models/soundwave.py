@@ -20,7 +20,7 @@ from torch.nn import functional as F
 
 from soundwave.errors import UserError
 from soundwave.models import checkpoint
-from soundwave.models.adapter import AlignmentAdapter, ctc_greedy, ctc_loss
+from soundwave.models.adapter import AlignmentAdapter, EmbeddingCTCHead, ctc_greedy, ctc_loss
 from soundwave.models.baselines import LinearProjector
 from soundwave.models.bridge import ShrinkBridge
 from soundwave.models.config import SoundwaveConfig
@@ -50,9 +50,15 @@ class AudioEncoding:
 
 
 def build_audio_modules(
-    cfg: SoundwaveConfig, enc_dim: int, hidden: int, llm_heads: int, vocab: int, blank: int
+    cfg: SoundwaveConfig,
+    enc_dim: int,
+    embeddings: nn.Embedding,
+    llm_heads: int,
+    vocab: int,
+    blank: int,
 ) -> dict[str, nn.Module | None]:
     """The trainable audio-side modules: ``adapter``, ``ctc_head``, ``bridge``."""
+    hidden = embeddings.weight.shape[1]
     if cfg.bridge == "linear":
         return {
             "adapter": None,
@@ -78,7 +84,16 @@ def build_audio_modules(
         lookback="none" if cfg.bridge == "none" else cfg.lookback,
         dropout=cfg.lookback_dropout,
     )
-    return {"adapter": adapter, "ctc_head": nn.Linear(hidden, vocab, bias=False), "bridge": bridge}
+    if cfg.match_embedding_scale:
+        rms = float(embeddings.weight[:vocab].detach().float().pow(2).mean().sqrt())
+        for norm in (adapter.out_norm, getattr(bridge.lookback, "norm", None)):
+            if norm is not None:
+                nn.init.constant_(norm.weight, rms)
+    if cfg.ctc_head == "llm_embeddings":
+        head: nn.Module = EmbeddingCTCHead(embeddings, vocab)
+    else:
+        head = nn.Linear(hidden, vocab, bias=False)
+    return {"adapter": adapter, "ctc_head": head, "bridge": bridge}
 
 
 def enable_checkpointing(llm: nn.Module) -> None:
@@ -112,13 +127,13 @@ class SoundwaveModel(nn.Module):
         mods = build_audio_modules(
             cfg,
             self.encoder.dim,
-            text_cfg.hidden_size,
+            llm.get_input_embeddings(),
             text_cfg.num_attention_heads,
             len(self.tokenizer),
             self.audio_token_id,
         )
         self.adapter: AlignmentAdapter | None = mods["adapter"]
-        self.ctc_head: nn.Linear | None = mods["ctc_head"]
+        self.ctc_head: nn.Module | None = mods["ctc_head"]
         self.bridge: nn.Module = mods["bridge"]
         self.prompts = PromptBuilder(
             self.tokenizer, cfg.system_prompt, cfg.audio_token, cfg.prompt_style

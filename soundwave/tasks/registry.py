@@ -233,6 +233,9 @@ def speech_translation(src: str, tgt: str) -> Task:
             (
                 "Translate the following text into {tgt}:\n{text}",
                 "Translate this {src} text into {tgt}:\n{text}",
+                # the speech prompt's layout (audio, then the spoken-task instruction):
+                # the text skill the bridge must let carry over to speech
+                "{text}\n{instruction}",
             )
         ),
         source_language=src,
@@ -257,6 +260,7 @@ for _task in (
             "Repeat the following text exactly:\n{text}",
             "Copy this text word for word:\n{text}",
             "Write the following sentence again:\n{text}",
+            "{text}\n{instruction}",  # the speech prompt's layout
         ),
     ),
     Task(

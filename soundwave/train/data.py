@@ -62,12 +62,17 @@ class DataConfig:
     num_workers: int = 0
     on_the_fly: bool = False  # compute log-mel in the data loader instead of reading it
     spec_augment: bool = False  # SpecAugment (time warp, frequency and time masks) in training
+    # vocal-tract-length perturbation in training: each utterance's mel axis is stretched by
+    # a factor drawn from [1 - freq_warp, 1 + freq_warp] (0: off); new voices for free
+    freq_warp: float = 0.0
     n_mels: int = 80
     valid_max_utts: int = 64  # utterances decoded for validation metrics
 
     def __post_init__(self) -> None:
         if self.sampler not in ("bucketing", "simple"):
             raise ValueError(f"data.sampler must be bucketing or simple, not '{self.sampler}'")
+        if not 0.0 <= self.freq_warp < 0.5:
+            raise ValueError(f"data.freq_warp must be in [0, 0.5), not {self.freq_warp}")
 
 
 def load_cuts(path: str | Path) -> CutSet:
@@ -144,6 +149,21 @@ def _rng_for(seed: int, position: int, cut_id: str) -> random.Random:
     return random.Random(stable_seed(f"{seed}/{position}/{cut_id}"))
 
 
+def warp_mel_axis(feats: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
+    """Stretch the mel axis of (B, T, F) log-mels by ``factors`` (B,), linear interpolation.
+
+    Output bin ``m`` reads input bin ``m / factor``: a factor above 1 moves the spectrum up
+    (a shorter vocal tract), below 1 down; bins read from beyond the top repeat the top bin.
+    """
+    n = feats.shape[-1]
+    pos = (torch.arange(n, dtype=feats.dtype) / factors[:, None].to(feats.dtype)).clamp(max=n - 1)
+    low = pos.floor().long()
+    high = (low + 1).clamp(max=n - 1)
+    frac = (pos - low.to(pos.dtype))[:, None, :]
+    take = lambda index: feats.gather(2, index[:, None, :].expand(-1, feats.shape[1], -1))  # noqa: E731
+    return take(low) * (1 - frac) + take(high) * frac
+
+
 class SpeechTaskDataset(torch.utils.data.Dataset):
     """Turns a CutSet mini-batch into model inputs (lhotse map-style dataset)."""
 
@@ -154,7 +174,9 @@ class SpeechTaskDataset(torch.utils.data.Dataset):
         training: bool = True,
         seed: int = 0,
         spec_augment: bool = False,
+        freq_warp: float = 0.0,
     ):
+        self.freq_warp = freq_warp if training else 0.0
         self.extractor = OnTheFlyFeatures(whisper_fbank(n_mels)) if on_the_fly else None
         self.training = training
         self.seed = seed
@@ -171,6 +193,7 @@ class SpeechTaskDataset(torch.utils.data.Dataset):
     def __getitem__(self, cuts: CutSet) -> dict[str, Any]:
         cuts = cuts.sort_by_duration(ascending=False)
         ids, tasks, instructions, targets, transcripts, genders, keep = [], [], [], [], [], [], []
+        warps = []
         for cut in cuts:
             fields = cut_fields(cut)
             task = get_task(cut.custom[TASK_KEY])
@@ -178,6 +201,9 @@ class SpeechTaskDataset(torch.utils.data.Dataset):
             if target is None:
                 continue
             rng = _rng_for(self.seed, cut.custom[POSITION_KEY], cut.id) if self.training else None
+            if self.freq_warp:  # its own stream, so that the instruction draws do not change
+                warp_rng = _rng_for(self.seed, cut.custom[POSITION_KEY], f"warp/{cut.id}")
+                warps.append(1.0 + warp_rng.uniform(-self.freq_warp, self.freq_warp))
             keep.append(cut)
             ids.append(cut.id)
             tasks.append(task.name)
@@ -195,6 +221,8 @@ class SpeechTaskDataset(torch.utils.data.Dataset):
         else:
             feats, lens = collate_features(keep)
         feats = pad_like_silence(feats, lens)
+        if warps:
+            feats = warp_mel_axis(feats, torch.tensor(warps))
         if self.augment is not None:
             segments = torch.stack(
                 [torch.arange(len(lens)), torch.zeros_like(lens), lens], dim=1
@@ -259,7 +287,12 @@ class BatchFactory:
         self.cfg, self.seed, self.inputs = cfg, seed, inputs
         self.sampler = make_sampler(train_cuts(cfg, seed), cfg, seed, cfg.shuffle, world_size, rank)
         self.dataset = SpeechTaskDataset(
-            cfg.n_mels, cfg.on_the_fly, training=True, seed=seed, spec_augment=cfg.spec_augment
+            cfg.n_mels,
+            cfg.on_the_fly,
+            training=True,
+            seed=seed,
+            spec_augment=cfg.spec_augment,
+            freq_warp=cfg.freq_warp,
         )
 
     def __call__(self, epoch: int, skip: int) -> Iterator[dict[str, Any]]:
