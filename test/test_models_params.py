@@ -15,7 +15,11 @@ ENC_DIM, HIDDEN, HEADS, VOCAB = 1280, 4096, 32, 128257
 def test_real_size_audio_modules():
     cfg = SoundwaveConfig(encoder_path="unused", llm_path="unused")
     with torch.device("meta"):
-        mods = build_audio_modules(cfg, ENC_DIM, HIDDEN, HEADS, VOCAB, blank=VOCAB - 1)
+        embeddings = torch.nn.Embedding(VOCAB, HIDDEN)
+        mods = build_audio_modules(cfg, ENC_DIM, embeddings, HEADS, VOCAB, blank=VOCAB - 1)
+        tied = build_audio_modules(
+            cfg.replace(ctc_head="llm_embeddings"), ENC_DIM, embeddings, HEADS, VOCAB, VOCAB - 1
+        )
     a = mods["adapter"]
     rep = param_report(
         {
@@ -30,6 +34,8 @@ def test_real_size_audio_modules():
     assert rep["ctc_head"]["total"] == HIDDEN * VOCAB == 525_340_672  # ≈ 525 M
     assert rep["lookback"]["total"] == 67_133_440  # ≈ 67 M
     assert all(v["trainable"] == v["total"] for v in rep.values())
+    # on the LLM's own embeddings the CTC head is one scale, not 525 M weights
+    assert param_report({"ctc_head": tied["ctc_head"]})["ctc_head"]["total"] == 1
 
 
 def test_real_size_llm_and_encoder_on_meta():
