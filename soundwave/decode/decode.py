@@ -30,9 +30,8 @@ class GenerationConfig:
     repetition_penalty: float = 1.0
 
     def kwargs(self, task: str | None = None) -> dict[str, Any]:
-        limit = self.max_new_tokens_by_task.get(task, self.max_new_tokens) if task else None
         kw: dict[str, Any] = {
-            "max_new_tokens": limit or self.max_new_tokens,
+            "max_new_tokens": self.max_new_tokens_by_task.get(task, self.max_new_tokens),
             "num_beams": self.num_beams,
         }
         if self.do_sample:

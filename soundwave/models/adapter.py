@@ -74,11 +74,15 @@ class EmbeddingCTCHead(nn.Module):
         # a plain attribute: the LLM owns (and moves, and saves) the embedding module
         object.__setattr__(self, "embeddings", embeddings)
         self.log_scale = nn.Parameter(torch.tensor(float(init_scale)).log())
+        # the table is frozen: its row norms are computed once (a normalised copy per step
+        # would be a second vocab x hidden tensor); not saved, derived from the LLM
+        norms = embeddings.weight[:vocab].detach().float().norm(dim=-1)
+        self.register_buffer("inv_norms", 1.0 / norms.clamp_min(1e-12), persistent=False)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        table = self.embeddings.weight[: self.vocab]
-        cos = F.linear(F.normalize(frames, dim=-1), F.normalize(table.to(frames.dtype), dim=-1))
-        return cos * self.log_scale.exp().to(frames.dtype)
+        table = self.embeddings.weight[: self.vocab].to(frames.dtype)
+        scale = (self.inv_norms * self.log_scale.exp()).to(frames.dtype)
+        return F.linear(F.normalize(frames, dim=-1), table) * scale
 
 
 def ctc_loss(

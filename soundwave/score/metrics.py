@@ -372,20 +372,17 @@ def constant_answer_baseline(
     if not refs:
         raise UserError("no references to build a constant-answer baseline from")
     norm = get_normalizer(normalizer or DEFAULT_NORMALIZER[metric])
-    answers = [a for a, _ in Counter(norm(r) for r in refs).most_common(candidates)]
-    tried = [
-        (
-            a,
-            compute(
-                metric,
-                ids,
-                refs,
-                [a] * len(refs),
-                normalizer=normalizer,
-                bleu_tokenize=bleu_tokenize,
-            ),
+    results = {
+        answer: compute(
+            metric,
+            ids,
+            refs,
+            [answer] * len(refs),
+            normalizer=normalizer,
+            bleu_tokenize=bleu_tokenize,
         )
-        for a in answers
-    ]
+        for answer, _ in Counter(norm(r) for r in refs).most_common(candidates)
+    }
     better = min if metric in LOWER_IS_BETTER else max
-    return better(tried, key=lambda t: t[1].scores[metric])
+    best = better(results, key=lambda answer: results[answer].scores[metric])
+    return best, results[best]

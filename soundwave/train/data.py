@@ -159,9 +159,10 @@ def warp_mel_axis(feats: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
     pos = (torch.arange(n, dtype=feats.dtype) / factors[:, None].to(feats.dtype)).clamp(max=n - 1)
     low = pos.floor().long()
     high = (low + 1).clamp(max=n - 1)
-    frac = (pos - low.to(pos.dtype))[:, None, :]
-    take = lambda index: feats.gather(2, index[:, None, :].expand(-1, feats.shape[1], -1))  # noqa: E731
-    return take(low) * (1 - frac) + take(high) * frac
+    frames = feats.shape[1]
+    below = feats.gather(2, low[:, None, :].expand(-1, frames, -1))
+    above = feats.gather(2, high[:, None, :].expand(-1, frames, -1))
+    return torch.lerp(below, above, (pos - low.to(pos.dtype))[:, None, :])
 
 
 class SpeechTaskDataset(torch.utils.data.Dataset):
@@ -201,13 +202,12 @@ class SpeechTaskDataset(torch.utils.data.Dataset):
             if target is None:
                 continue
             rng = _rng_for(self.seed, cut.custom[POSITION_KEY], cut.id) if self.training else None
-            if self.freq_warp:  # its own stream, so that the instruction draws do not change
-                warp_rng = _rng_for(self.seed, cut.custom[POSITION_KEY], f"warp/{cut.id}")
-                warps.append(1.0 + warp_rng.uniform(-self.freq_warp, self.freq_warp))
             keep.append(cut)
             ids.append(cut.id)
             tasks.append(task.name)
             instructions.append(task.instruction(fields, rng))
+            if self.freq_warp:  # drawn after the instruction, which stays as without warping
+                warps.append(1.0 + rng.uniform(-self.freq_warp, self.freq_warp))
             targets.append(target)
             transcripts.append(fields.get("text") or "")
             genders.append(GENDER.target(fields))

@@ -22,7 +22,7 @@ num_train=4000
 spk_train=300
 num_dev=200
 num_test=300
-standin_steps="2400 500"  # encoder and LLM pretraining steps
+standin_steps=""  # "ENCODER LLM" pretraining steps; default: conf/standin_*.yaml
 decode_stages="sft"    # the final model; "shrink sft" decodes Stage II too (+2 min)
 train_args=""
 
@@ -42,7 +42,11 @@ if "${smoke}"; then
   num_train=600 spk_train=60 num_dev=30 num_test=40 standin_steps="400 150"
   train_args="train.max_steps=100 optim.warmup_steps=10 train.valid_interval=0 train.save_interval=100 ${train_args}"
 fi
-read -r encoder_steps llm_steps <<< "${standin_steps}"
+pretrain_standins=local/pretrain_standins.sh
+if [ -n "${standin_steps}" ]; then
+  read -r encoder_steps llm_steps <<< "${standin_steps}"
+  pretrain_standins+=" --encoder-steps ${encoder_steps} --llm-steps ${llm_steps}"
+fi
 
 # shellcheck source=/dev/null
 . utils/lib/stages.sh
@@ -55,5 +59,5 @@ fi
 ./soundwave.sh --stage "${stage}" --stop-stage "${stop_stage}" --nj "${nj}" --ngpu "${ngpu}" --tag "${tag}" \
   --train-set train --valid-set dev --test-sets "dev test" \
   --decode-tasks "asr st_en_de gender qa" --decode-stages "${decode_stages}" \
-  --pretrain-hook "local/pretrain_standins.sh --encoder-steps ${encoder_steps} --llm-steps ${llm_steps}" \
+  --pretrain-hook "${pretrain_standins}" \
   --train-args "${train_args}"

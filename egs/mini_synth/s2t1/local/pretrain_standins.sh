@@ -3,8 +3,8 @@
 # exp/standin/), which the Soundwave stages then load with from_pretrained().
 set -euo pipefail
 
-encoder_steps=1500
-llm_steps=1200
+encoder_steps=""  # default: train.max_steps of conf/standin_encoder.yaml
+llm_steps=""      # default: train.max_steps of conf/standin_llm.yaml
 
 # shellcheck disable=SC2034  # read by parse_options.sh
 help_message="Usage: $0 [--encoder-steps N] [--llm-steps N]"
@@ -18,9 +18,9 @@ help_message="Usage: $0 [--encoder-steps N] [--llm-steps N]"
 # slower here, as the encoder takes twice as long as the LLM.
 ${cuda_cmd} exp/standin/log/llm.log \
   python -m soundwave.bin.pretrain_standin --config conf/standin_llm.yaml \
-    --exp-dir exp/standin/llm_train --out-dir exp/standin/llm train.max_steps="${llm_steps}"
+    --exp-dir exp/standin/llm_train --out-dir exp/standin/llm ${llm_steps:+"train.max_steps=${llm_steps}"}
 ${cuda_cmd} exp/standin/log/encoder.log \
   python -m soundwave.bin.pretrain_standin --config conf/standin_encoder.yaml \
-    --exp-dir exp/standin/encoder_train --out-dir exp/standin/whisper train.max_steps="${encoder_steps}"
+    --exp-dir exp/standin/encoder_train --out-dir exp/standin/whisper ${encoder_steps:+"train.max_steps=${encoder_steps}"}
 grep -h "validation" exp/standin/llm_train/train.log exp/standin/encoder_train/train.log
 python -m soundwave.bin.plot_curves --out exp/standin/curves.png exp/standin/encoder_train exp/standin/llm_train
