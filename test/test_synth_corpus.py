@@ -35,6 +35,8 @@ CFG = CorpusConfig(
     num_text_train=150,
     num_text_dev=20,
     flite_share=0.25,
+    generated_timbres=0.5,
+    train_warp=0.08,
 )
 SPLITS = ("train", "dev", "test")
 

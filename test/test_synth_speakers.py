@@ -1,11 +1,16 @@
-"""Synthetic speakers: split disjointness, genders, determinism (no TTS needed)."""
+"""Synthetic speakers: split disjointness, genders, determinism, generated timbres."""
 
 from __future__ import annotations
 
 import itertools
 import random
+import shutil
+import subprocess
+
+import pytest
 
 from soundwave.synth import speakers as sp
+from soundwave.synth import timbre
 
 
 def _all(seed: int = 0, n: int = 60) -> dict[str, list[sp.Speaker]]:
@@ -68,3 +73,80 @@ def test_commands():
         "flite", "-voice", "slt", "--setf", "duration_stretch=1.05",
         "--setf", "int_f0_target_mean=180", "-t", "hi", "-o", "/y.wav",
     ]  # fmt: skip
+
+
+def test_generated_timbres_and_warps_are_for_training_only():
+    rng = random.Random(0)
+    train = sp.make_speakers("train", 40, rng, generated_share=0.5, max_warp=0.08)
+    espeak = [s for s in train if s.engine == "espeak-ng"]
+    generated = [s for s in espeak if s.timbre is not None]
+    # half of each gender's espeak-ng speakers, each its own timbre
+    for g in ("female", "male"):
+        of_g = [s for s in espeak if s.gender == g]
+        assert abs(sum(s.timbre is not None for s in of_g) - len(of_g) / 2) <= 1
+    assert len({s.variant for s in generated}) == len(generated)
+    assert all(s.variant == s.timbre.name and s.timbre.gender == s.gender for s in generated)
+    assert all(0.92 <= s.warp <= 1.08 for s in train) and len({s.warp for s in train}) > 5
+    with pytest.raises(ValueError, match="training split only"):
+        sp.make_speakers("test", 4, rng, generated_share=0.5)
+
+
+def test_stock_speakers_do_not_change_when_training_is_widened():
+    plain = sp.make_speakers("train", 30, random.Random(3))
+    wide = sp.make_speakers("train", 30, random.Random(3), generated_share=0.0, max_warp=0.0)
+    assert plain == wide and all(s.timbre is None and s.warp == 1.0 for s in plain)
+
+
+def test_generated_timbre_follows_its_gender():
+    rng = random.Random(1)
+    female = [timbre.random_timbre(f"sw-f{i}", "female", rng) for i in range(50)]
+    male = [timbre.random_timbre(f"sw-m{i}", "male", rng) for i in range(50)]
+
+    def mean_formant(ts: list[timbre.Timbre]) -> float:  # F1-F3 frequency, % of the base voice
+        return sum(f for t in ts for f, _, _ in t.formants[1:4]) / (3 * len(ts))
+
+    assert mean_formant(female) > 105 > 100 > mean_formant(male)
+    assert min(t.pitch[0] for t in female) >= 140 > 100 >= max(t.pitch[0] for t in male)
+    text = female[0].render()
+    assert text.startswith("language variant\nname sw-f0\ngender female\n")
+    assert len([ln for ln in text.splitlines() if ln.startswith("formant ")]) == 9
+    with pytest.raises(ValueError, match="start with"):
+        timbre.random_timbre("f9", "female", rng)
+
+
+def test_speaker_with_generated_timbre_needs_the_overlay():
+    t = timbre.random_timbre("sw-train0001", "male", random.Random(0))
+    s = sp.Speaker("tr001", "train", "espeak-ng", "en-us", t.name, "male", 160.0, 40, 0, t, 1.05)
+    assert s.describe() == "espeak-ng en-us+sw-train0001 -s 160 -p 40 -g 0 warp=1.05"
+    assert s.command("hi", "/x.wav", "/o")[:4] == [
+        "espeak-ng",
+        "--path=/o",
+        "-v",
+        "en-us+sw-train0001",
+    ]
+    with pytest.raises(ValueError, match="overlay"):
+        s.command("hi", "/x.wav")
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
+def test_overlays_speak_generated_timbres_beyond_espeaks_voice_limit(tmp_path):
+    rng = random.Random(0)
+    ts = [timbre.random_timbre(f"sw-train{i:04d}", "female", rng) for i in range(450)]
+    where = timbre.espeak_overlays(tmp_path / "espeak", ts)
+    assert len(set(where.values())) == 3  # 200 + 200 + 50
+    last = where[ts[-1].name]
+    assert (last / "espeak-ng-data/voices/!v" / ts[-1].name).read_text() == ts[-1].render()
+
+    def say(*args: str) -> bytes:
+        wav = tmp_path / "x.wav"
+        r = subprocess.run(
+            ["espeak-ng", *args, "-w", str(wav), "turn on the lights"], capture_output=True
+        )
+        assert r.returncode == 0, r.stderr
+        return wav.read_bytes()
+
+    stock = say("-v", "en-us")
+    first, final = (
+        say(f"--path={where[t.name]}", "-v", f"en-us+{t.name}") for t in (ts[0], ts[-1])
+    )
+    assert len({stock, first, final}) == 3

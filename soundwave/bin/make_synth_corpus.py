@@ -92,6 +92,18 @@ def main(argv: list[str] | None = None) -> None:
         default=default.engines,
         help="comma-separated TTS engines (%(default)s)",
     )
+    parser.add_argument(
+        "--generated-timbres",
+        type=float,
+        default=default.generated_timbres,
+        help="share of espeak-ng training speakers with a generated timbre (%(default)s)",
+    )
+    parser.add_argument(
+        "--train-warp",
+        type=float,
+        default=default.train_warp,
+        help="per-speaker frequency warp of training speakers, 1 +- this (%(default)s)",
+    )
     parser.add_argument("--nj", type=int, default=2, help="synthesis processes (%(default)s)")
     parser.add_argument("--smoke", action="store_true", help="a tiny corpus for smoke tests")
     parser.add_argument(
@@ -114,11 +126,13 @@ def main(argv: list[str] | None = None) -> None:
         if value < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
         sizes[name] = value
-    for name in ("test_heldout_frac", "test_seen_frac"):
+    for name in ("test_heldout_frac", "test_seen_frac", "generated_timbres"):
         if not 0 <= getattr(args, name) <= 1:
             raise UserError(f"--{name.replace('_', '-')} must be in [0, 1]")
     if args.test_heldout_frac + args.test_seen_frac > 1:
         raise UserError("--test-heldout-frac + --test-seen-frac must not exceed 1")
+    if not 0 <= args.train_warp < 0.5:
+        raise UserError("--train-warp must be in [0, 0.5)")
     if args.nj < 1:
         raise UserError("--nj must be at least 1")
     cfg = CorpusConfig(
@@ -126,6 +140,8 @@ def main(argv: list[str] | None = None) -> None:
         test_heldout_frac=args.test_heldout_frac,
         test_seen_frac=args.test_seen_frac,
         engines=args.engines,
+        generated_timbres=args.generated_timbres,
+        train_warp=args.train_warp,
         **sizes,
     )
     report = build(

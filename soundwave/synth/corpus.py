@@ -49,6 +49,7 @@ from soundwave.synth.speakers import (
     make_speakers,
 )
 from soundwave.synth.synthesize import SAMPLE_RATE, Job, check_tools, synthesize_all, tool_versions
+from soundwave.synth.timbre import espeak_overlays
 
 SEEN_LABELS = ("seen", "new", "heldout")
 
@@ -70,6 +71,10 @@ class CorpusConfig:
     num_text_dev: int = 1000
     engines: tuple[str, ...] = ENGINES
     flite_share: float = 0.15
+    # training speakers only (dev/test keep the stock voices): the share of espeak-ng
+    # speakers with a generated timbre of their own, and the largest per-speaker warp
+    generated_timbres: float = 0.0
+    train_warp: float = 0.0
 
     def utts(self, split: str) -> int:
         return {"train": self.num_train, "dev": self.num_dev, "test": self.num_test}[split]
@@ -135,6 +140,8 @@ def make_plan(cfg: CorpusConfig) -> Plan:
             _rng(cfg, "speakers", s),
             cfg.engines,
             cfg.flite_share,
+            cfg.generated_timbres if s == "train" else 0.0,
+            cfg.train_warp if s == "train" else 0.0,
         )
         for s in SPLITS
     }
@@ -258,11 +265,24 @@ def build(
     plan = make_plan(cfg)
     wav_root = (work_dir / "wav").resolve()
     all_utts = [u for s in SPLITS for u in plan.utts[s]]
+    generated = [s.timbre for sp in SPLITS for s in plan.speakers[sp] if s.timbre is not None]
+    overlay = espeak_overlays(work_dir / "espeak", generated) if generated else {}
+
+    def espeak_path(s: Speaker) -> str | None:
+        return str(overlay[s.timbre.name]) if s.timbre is not None else None
+
     log(f"synthesising {len(all_utts)} utterances with {nj} process(es)")
     t0 = time.perf_counter()
     with atomic_dir(wav_root) as tmp:
         jobs = [
-            Job(u.id, u.sentence.en, u.speaker, str(tmp / u.speaker.id / f"{u.id}.wav"), cfg.seed)
+            Job(
+                u.id,
+                u.sentence.en,
+                u.speaker,
+                str(tmp / u.speaker.id / f"{u.id}.wav"),
+                cfg.seed,
+                espeak_path(u.speaker),
+            )
             for u in all_utts
         ]
         nsamples = synthesize_all(jobs, nj)
@@ -305,6 +325,7 @@ def _report(plan: Plan, nsamples: dict[str, int], seconds: float, nj: int, text:
             "female_speakers": sum(g == "female" for g in spks.values()),
             "male_speakers": sum(g == "male" for g in spks.values()),
             "flite_speakers": sum(s.engine == "flite" for s in plan.speakers[split]),
+            "generated_timbres": sum(s.timbre is not None for s in plan.speakers[split]),
             "dur_min": round(min(durs), 3),
             "dur_mean": round(sum(durs) / len(durs), 3),
             "dur_max": round(max(durs), 3),
@@ -347,7 +368,7 @@ def summary(report: dict) -> str:
         lines.append(
             f"{split:5s}: {s['utts']:6d} utts {s['hours']:7.3f} h  "
             f"{s['speakers']:3d} speakers ({s['female_speakers']} f, {s['male_speakers']} m, "
-            f"{s['flite_speakers']} flite)  dur {s['dur_min']:.2f}-{s['dur_max']:.2f} s"
+            f"{s['flite_speakers']} flite, {s['generated_timbres']} generated timbres)  dur {s['dur_min']:.2f}-{s['dur_max']:.2f} s"
             + (f"  [{seen}]" if split != "train" else "")
         )
     syn, text = report["synthesis"], report["text_corpus"]

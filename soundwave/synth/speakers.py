@@ -21,6 +21,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from soundwave.synth.timbre import GENERATED_PREFIX, Timbre, random_timbre
+
 SPLITS = ("train", "dev", "test")
 ID_PREFIX = {"train": "tr", "dev": "dv", "test": "ts"}
 
@@ -101,6 +103,11 @@ class Speaker:
     espeak-ng: ``rate`` is words per minute (``-s``), ``pitch`` 0..99 (``-p``), ``gap``
     the extra pause between words in 10 ms units (``-g``).  flite: ``rate`` is the
     ``duration_stretch`` factor, ``pitch`` the F0 target mean in Hz (0: voice default).
+    ``timbre``: a generated espeak-ng variant (``variant`` is then its name), synthesised
+    through the corpus's espeak-ng data overlay.  ``warp``: the synthesised signal is
+    resampled to ``warp`` times its length and played at 16 kHz, which lowers every
+    frequency (pitch and formants: a longer vocal tract) by that factor and slows the
+    speech by it (Kaldi's speed perturbation, fixed per speaker).
     """
 
     id: str
@@ -112,6 +119,8 @@ class Speaker:
     rate: float
     pitch: int
     gap: int = 0
+    timbre: Timbre | None = None
+    warp: float = 1.0
 
     @property
     def voice(self) -> str:
@@ -122,20 +131,26 @@ class Speaker:
         return self.gender[0]
 
     def describe(self) -> str:
+        warp = f" warp={self.warp:g}" if self.warp != 1.0 else ""
         if self.engine == "flite":
             f0 = f" f0={self.pitch}" if self.pitch else ""
-            return f"flite {self.voice} stretch={self.rate:g}{f0}"
-        return f"espeak-ng {self.voice} -s {self.rate:g} -p {self.pitch} -g {self.gap}"
+            return f"flite {self.voice} stretch={self.rate:g}{f0}{warp}"
+        return f"espeak-ng {self.voice} -s {self.rate:g} -p {self.pitch} -g {self.gap}{warp}"
 
-    def command(self, text: str, wav_path: str) -> list[str]:
-        """The TTS command line that writes ``text`` to ``wav_path``."""
+    def command(self, text: str, wav_path: str, espeak_path: str | None = None) -> list[str]:
+        """The TTS command line that writes ``text`` to ``wav_path``; ``espeak_path`` is the
+        espeak-ng data overlay that holds generated timbres (required for them)."""
         if self.engine == "flite":
             cmd = ["flite", "-voice", self.base, "--setf", f"duration_stretch={self.rate:g}"]
             if self.pitch:
                 cmd += ["--setf", f"int_f0_target_mean={self.pitch}"]
             return [*cmd, "-t", text, "-o", wav_path]
+        if self.timbre is not None and espeak_path is None:
+            raise ValueError(f"{self.id}: a generated timbre needs the espeak-ng data overlay")
+        path = [f"--path={espeak_path}"] if espeak_path else []
         return [
             "espeak-ng",
+            *path,
             "-v",
             self.voice,
             "-s",
@@ -150,16 +165,21 @@ class Speaker:
         ]
 
 
-def _espeak(split: str, gender: str, rng: random.Random) -> tuple:
+def _espeak(split: str, gender: str, rng: random.Random, timbre_name: str | None) -> tuple:
     if split == "train" or rng.random() < 0.5:
         base = rng.choice(TRAIN_BASES)
     else:
         base = HELDOUT_BASE[split]
-    variant = rng.choice(VARIANTS[split, gender])
+    timbre = None
+    if timbre_name is None:
+        variant = rng.choice(VARIANTS[split, gender])
+    else:
+        timbre = random_timbre(timbre_name, gender, rng)
+        variant = timbre.name
     rate = rng.randrange(145, 191, 5)
     pitch = rng.randrange(*ESPEAK_PITCH[gender], 5)
     gap = rng.choice((0, 0, 1, 2))
-    return ("espeak-ng", base, variant, gender, float(rate), pitch, gap)
+    return ("espeak-ng", base, variant, gender, float(rate), pitch, gap, timbre)
 
 
 _STRETCHES = (0.9, 0.95, 1.0, 1.05, 1.1, 1.15)
@@ -172,7 +192,7 @@ def _flite(split: str, index: int, rng: random.Random) -> tuple:
     gender, f0_range = FLITE_VOICES[name]
     stretch = rng.choice(_STRETCHES)
     f0 = rng.randrange(f0_range[0], f0_range[1] + 1, _F0_STEP) if f0_range else 0
-    return ("flite", name, "", gender, stretch, f0, 0)
+    return ("flite", name, "", gender, stretch, f0, 0, None)
 
 
 def _flite_capacity(split: str) -> int:
@@ -193,13 +213,21 @@ def make_speakers(
     rng: random.Random,
     engines: tuple[str, ...] = ENGINES,
     flite_share: float = 0.15,
+    generated_share: float = 0.0,
+    max_warp: float = 0.0,
 ) -> list[Speaker]:
     """``n`` distinct speakers of ``split``, genders alternating, ids ``<prefix><nnn>``.
 
-    About ``flite_share`` of them are flite voices (when flite is among ``engines``).
+    About ``flite_share`` of them are flite voices (when flite is among ``engines``), about
+    ``generated_share`` of the espeak-ng ones have a generated timbre of their own instead
+    of a stock variant, and every speaker's ``warp`` is drawn from 1 +- ``max_warp``.  The
+    last two widen what training hears: they are for the training split only, so that
+    dev and test stay the stock voices.
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}")
+    if split != "train" and (generated_share or max_warp):
+        raise ValueError("generated timbres and warping are for the training split only")
     n_flite = round(n * flite_share) if "flite" in engines else 0
     if "espeak-ng" not in engines:
         n_flite = n
@@ -212,8 +240,15 @@ def make_speakers(
         if i < n_flite:
             spec = _flite(split, i, rng)
         else:
-            spec = _espeak(split, ("female", "male")[(i - n_flite) % 2], rng)
-        key = spec[:3] + spec[4:6]
+            k = i - n_flite
+            # spread evenly over each gender's espeak-ng speakers (every 1/share-th one)
+            j = k // 2
+            generated = int((j + 1) * generated_share) > int(j * generated_share)
+            name = f"{GENERATED_PREFIX}{split}{i:04d}" if generated else None
+            spec = _espeak(split, ("female", "male")[k % 2], rng, name)
+        warp = round(rng.uniform(1 - max_warp, 1 + max_warp), 2) if max_warp else 1.0
+        spec = (*spec, warp)
+        key = spec[:3] + spec[4:6] + spec[-1:]
         tries += 1
         if key in seen:
             if tries > 1000 * n:

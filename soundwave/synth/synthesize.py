@@ -11,7 +11,6 @@ identical bytes.
 from __future__ import annotations
 
 import contextlib
-import math
 import multiprocessing
 import os
 import re
@@ -21,6 +20,7 @@ import tempfile
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 import soundfile as sf
@@ -43,6 +43,7 @@ class Job:
     speaker: Speaker
     wav_path: str
     seed: int
+    espeak_path: str | None = None  # espeak-ng data overlay with the generated timbres
 
 
 def _run(cmd: list[str]) -> subprocess.CompletedProcess:
@@ -86,7 +87,7 @@ def _tts(job: Job, tmp_dir: str) -> tuple[np.ndarray, int]:
     fd, raw = tempfile.mkstemp(suffix=".wav", dir=tmp_dir)
     os.close(fd)
     try:
-        r = _run(job.speaker.command(job.text, raw))
+        r = _run(job.speaker.command(job.text, raw, job.espeak_path))
         if r.returncode != 0 or os.path.getsize(raw) <= 44:
             raise RuntimeError(
                 f"{job.speaker.describe()} failed on {job.utt_id!r} "
@@ -101,9 +102,11 @@ def _tts(job: Job, tmp_dir: str) -> tuple[np.ndarray, int]:
 def render(job: Job, tmp_dir: str | None = None) -> np.ndarray:
     """The finished 16 kHz int16 signal of ``job``."""
     x, sr = _tts(job, tmp_dir or os.path.dirname(job.wav_path) or ".")
-    if sr != SAMPLE_RATE:
-        g = math.gcd(sr, SAMPLE_RATE)
-        x = resample_poly(x, SAMPLE_RATE // g, sr // g).astype(np.float32)
+    # one resampling does both: to 16 kHz, and by the speaker's warp (a signal of warp
+    # times the length, played at 16 kHz: every frequency lower by that factor)
+    ratio = Fraction(round(SAMPLE_RATE * job.speaker.warp), sr).limit_denominator(1000)
+    if ratio != 1:
+        x = resample_poly(x, ratio.numerator, ratio.denominator).astype(np.float32)
     peak = float(np.max(np.abs(x))) if x.size else 0.0
     if peak == 0.0:
         raise RuntimeError(f"{job.speaker.describe()} produced silence for {job.utt_id!r}")
