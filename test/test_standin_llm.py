@@ -18,6 +18,7 @@ from soundwave.standin.llm import (
     count_parameters,
     load_records,
     save_llm,
+    text_task_scores,
 )
 from soundwave.standin.prompts import SYSTEM_PROMPT, task_phrasings, user_prompt
 from soundwave.standin.text_data import IGNORE_INDEX
@@ -187,3 +188,26 @@ def test_load_records_errors(tmp_path):
         load_records(path)
     with pytest.raises(UserError, match="not found"):
         load_records(tmp_path / "missing.jsonl")
+
+
+def test_text_task_scores_measure_what_the_model_answers(corpus):
+    tok = corpus[1]["llama"]
+    records = [r for r in RECORDS if r["task"] != "lm"]
+    torch.manual_seed(0)
+    model = CausalLMPretrainer(build_llm(tiny_config(tok)))
+    collator = TextSFTCollator(tok, max_len=256)
+    untrained = text_task_scores(model.model, collator, records, max_new_tokens=8)
+    assert set(untrained) == {"text_asr_wer", "text_st_en_de_bleu", "text_qa_exact_match"}
+    assert untrained["text_asr_wer"] > 50 and untrained["text_qa_exact_match"] == 0
+    # memorise the four answers, whatever the instruction's phrasing
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    for step in range(100):
+        loss = model(**TextSFTCollator(tok, max_len=256, seed=step)(records))["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    trained = text_task_scores(model.model, TextSFTCollator(tok, max_len=256, seed=0), records)
+    assert trained == pytest.approx(
+        {"text_asr_wer": 0.0, "text_st_en_de_bleu": 100.0, "text_qa_exact_match": 100.0}
+    )
+    assert model.training  # restored after generating

@@ -73,9 +73,15 @@ class TextData:
     tokenizer_text: list[str] = field(default_factory=list)  # extra text files for the tokenizer
     batch_size: int = 32
     valid_max_records: int = 500
+    valid_task_utts: int = 64  # records per task answered and scored in validation (0: off)
+    # train on the records of these tasks only (e.g. leave out plain "lm" text); [] = all
+    tasks: list[str] = field(default_factory=list)
     # the system text of every chat example; the Soundwave stages must use the same one
     # (model.system_prompt); default: the official Soundwave system prompt
     system_prompt: str | None = None
+    # share of the tokenizer's training lines that are prompts (roles, system text,
+    # instructions: they occur in every example), so that they get whole-word pieces
+    tokenizer_prompt_share: float = 0.1
 
 
 @dataclass
@@ -187,7 +193,12 @@ def build_llm(cfg: StandinConfig, exp_dir: Path):
         tokenizer = AutoTokenizer.from_pretrained(tok_dir)
     else:
         tokenizer = train_tokenizer(
-            files, tok_dir, cfg.llm.vocab_size, task_phrasings(), style=style
+            files,
+            tok_dir,
+            cfg.llm.vocab_size,
+            task_phrasings(system_prompt=cfg.text.system_prompt),
+            style=style,
+            extra_share=cfg.text.tokenizer_prompt_share,
         )
     spec = cfg.llm
     config = build_llm_config(
@@ -201,9 +212,12 @@ def build_llm(cfg: StandinConfig, exp_dir: Path):
     return CausalLMPretrainer(build_llm(config, seed=cfg.train.seed)), tokenizer
 
 
-def llm_valid_fn(batches: TextBatches | None):
+def llm_valid_fn(batches: TextBatches | None, make_collator: Callable[[], Any], task_utts: int):
+    """Validation loss and perplexity, and (``task_utts`` > 0) the greedy answers to that
+    many records of each task scored with the task's metric (text ASR WER, BLEU, ...)."""
     if batches is None:
         return None
+    from soundwave.standin.llm import text_task_scores
 
     def valid(model) -> dict[str, float]:
         total, count = 0.0, 0
@@ -212,7 +226,10 @@ def llm_valid_fn(batches: TextBatches | None):
             total += float(out["loss"]) * int(out["ntokens"])
             count += int(out["ntokens"])
         loss = total / max(count, 1)
-        return {"loss": loss, "perplexity": float(torch.tensor(loss).exp())}
+        scores = {"loss": loss, "perplexity": float(torch.tensor(loss).exp())}
+        if task_utts > 0:  # a fresh collator: the same phrasings at every validation
+            scores |= text_task_scores(model.model, make_collator(), batches.records, task_utts)
+        return scores
 
     return valid
 
@@ -266,14 +283,18 @@ def main(argv: list[str] | None = None) -> None:
         model, tokenizer = build_llm(cfg, exp_dir)
         system = cfg.text.system_prompt or SYSTEM_PROMPT
 
-        def collate(records: list[dict[str, Any]], seed: int) -> dict[str, Any]:
-            return TextSFTCollator(tokenizer, cfg.llm.max_len, system_prompt=system, seed=seed)(
-                records
-            )
+        def collator(seed: int = 0) -> TextSFTCollator:
+            return TextSFTCollator(tokenizer, cfg.llm.max_len, system_prompt=system, seed=seed)
 
-        batches = TextBatches(
-            load_records(Path(cfg.text.train)), collate, cfg.text.batch_size, cfg.train.seed
-        )
+        def collate(records: list[dict[str, Any]], seed: int) -> dict[str, Any]:
+            return collator(seed)(records)
+
+        records = load_records(Path(cfg.text.train))
+        if cfg.text.tasks:
+            records = [r for r in records if r["task"] in cfg.text.tasks]
+            if not records:
+                raise UserError(f"no records of tasks {cfg.text.tasks}", cfg.text.train)
+        batches = TextBatches(records, collate, cfg.text.batch_size, cfg.train.seed)
         valid = None
         if cfg.text.valid:
             records = load_records(Path(cfg.text.valid))[: cfg.text.valid_max_records]
@@ -284,7 +305,7 @@ def main(argv: list[str] | None = None) -> None:
             exp_dir,
             cfg.train,
             cfg.optim,
-            valid_fn=llm_valid_fn(valid),
+            valid_fn=llm_valid_fn(valid, collator, cfg.text.valid_task_utts),
             config_hash=config_hash(cfg),
         )
         history = trainer.fit()

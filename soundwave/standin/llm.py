@@ -8,7 +8,9 @@ real models (grouped-query attention, RoPE, RMSNorm, SwiGLU).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +26,8 @@ from transformers import (
 )
 
 from soundwave.fileio import atomic_dir
+from soundwave.score.metrics import task_score
+from soundwave.standin.prompts import LM_TASK, record_fields
 from soundwave.standin.text_data import IGNORE_INDEX, TextSFTCollator, load_records
 
 __all__ = [
@@ -34,6 +38,7 @@ __all__ = [
     "count_parameters",
     "load_records",
     "save_llm",
+    "text_task_scores",
 ]
 
 _CONFIGS = {"llama": LlamaConfig, "qwen2": Qwen2Config}
@@ -107,6 +112,57 @@ class CausalLMPretrainer(nn.Module):
             reduction="sum",
         )
         return {"loss": total / ntokens.clamp(min=1), "ntokens": ntokens}
+
+
+@torch.no_grad()
+def text_task_scores(
+    model: PreTrainedModel,
+    collator: TextSFTCollator,
+    records: Sequence[Mapping[str, Any]],
+    max_per_task: int = 64,
+    max_new_tokens: int = 48,
+    batch_size: int = 32,
+) -> dict[str, float]:
+    """Greedy answers of ``model`` to the first ``max_per_task`` records of every task,
+    scored with the task's metric: ``{"text_<task>_<metric>": value}``.
+
+    These are the LLM's skills on clean text, the ceiling of what the Soundwave stages
+    can carry over to speech (a model that cannot repeat a sentence it is shown will not
+    transcribe one it hears).
+    """
+    tok = collator.tokenizer
+    by_task: dict[str, list[Mapping[str, Any]]] = {}
+    for r in records:
+        if r["task"] != LM_TASK:
+            by_task.setdefault(record_fields(r)[0], []).append(r)
+    was_training = model.training
+    model.eval()
+    scores = {}
+    try:
+        for task, rs in sorted(by_task.items()):
+            rs = rs[:max_per_task]
+            hyps = []
+            for start in range(0, len(rs), batch_size):
+                prompts = [collator.prompt_ids(r) for r in rs[start : start + batch_size]]
+                width = max(map(len, prompts))
+                ids = torch.tensor([[tok.pad_token_id] * (width - len(p)) + p for p in prompts])
+                mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+                out = model.generate(
+                    input_ids=ids.to(model.device),
+                    attention_mask=mask.to(model.device),
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    eos_token_id=tok.eos_token_id,
+                    pad_token_id=tok.pad_token_id,
+                )
+                hyps += [
+                    s.strip() for s in tok.batch_decode(out[:, width:], skip_special_tokens=True)
+                ]
+            metric, value = task_score(task, [r["target"] for r in rs], hyps)
+            scores[f"text_{task}_{metric}"] = value
+    finally:
+        model.train(was_training)
+    return scores
 
 
 def save_llm(

@@ -49,11 +49,14 @@ def user_prompt(record: Mapping[str, Any], rng: random.Random) -> str:
     return prompt
 
 
-def task_phrasings(task_names: Iterable[str] = ()) -> list[str]:
-    """The system text and every instruction and text template of the registered tasks
-    (and of ``task_names``): extra tokenizer training lines, so that prompts tokenize
-    into few pieces."""
-    lines = [SYSTEM_PROMPT]
+CHAT_ROLES = ("system", "user", "assistant")
+
+
+def task_phrasings(task_names: Iterable[str] = (), system_prompt: str | None = None) -> list[str]:
+    """The chat roles, the system text (default: the official one) and every instruction
+    and text template of the registered tasks (and of ``task_names``): extra tokenizer
+    training lines, so that prompts tokenize into few pieces."""
+    lines = [*CHAT_ROLES, system_prompt or SYSTEM_PROMPT]
     names = sorted({*list_tasks(), *(TASK_ALIASES.get(n, n) for n in task_names if n != LM_TASK)})
     for name in names:
         task = get_task(name)

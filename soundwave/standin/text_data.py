@@ -81,6 +81,16 @@ class TextSFTCollator:
         self.system_prompt = system_prompt
         self.rng = random.Random(seed)  # which instruction phrasing each example gets
 
+    def prompt_ids(self, record: Mapping[str, Any]) -> list[int]:
+        """The chat prompt of a task record, up to the assistant's turn."""
+        messages = [
+            {"role": "system", "content": self.system_prompt},
+            {"role": "user", "content": user_prompt(record, self.rng)},
+        ]
+        return self.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, tokenize=True
+        )["input_ids"]
+
     def encode(self, record: Mapping[str, Any]) -> tuple[list[int], list[int]]:
         """Token ids and labels of one record (before truncation and padding)."""
         tok = self.tokenizer
@@ -88,13 +98,7 @@ class TextSFTCollator:
             bos = [] if tok.bos_token_id is None else [tok.bos_token_id]  # Qwen2 has none
             ids = [*bos, *tok.encode(lm_text(record), add_special_tokens=False), tok.eos_token_id]
             return ids, list(ids)
-        messages = [
-            {"role": "system", "content": self.system_prompt},
-            {"role": "user", "content": user_prompt(record, self.rng)},
-        ]
-        prompt = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)[
-            "input_ids"
-        ]
+        prompt = self.prompt_ids(record)
         # prompt + answer alone is how the whole conversation tokenizes (special tokens split
         # the text, no prefix space); the Llama-3 template trims content, so strip it too
         answer = [*tok.encode(record["target"].strip(), add_special_tokens=False), tok.eos_token_id]

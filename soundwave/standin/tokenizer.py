@@ -97,12 +97,18 @@ def train_tokenizer(
     vocab_size: int = 1000,
     extra_lines: Iterable[str] = (),
     style: str = "llama",
+    extra_share: float = 0.0,
 ) -> PreTrainedTokenizerFast:
     """Train a BPE tokenizer of ``style`` ("llama" or "qwen2", see the module docstring)
     on ``text_files`` (+ ``extra_lines``, e.g. prompts and instructions), save it to
     ``out_dir`` and return it.
 
-    ``vocab_size`` is an upper bound: a small corpus may give fewer pieces.
+    ``extra_share``: the extra lines are repeated until they are about this share of the
+    training lines (0: each once).  Prompts occur in every training example, so a
+    tokenizer that sees them once per corpus would spell "assistant" or "Transcribe" in
+    single letters, as no real LLM's tokenizer does, and every prompt would cost several
+    times the tokens.  ``vocab_size`` is an upper bound: a small corpus may give fewer
+    pieces.
     """
     if style not in STYLES:
         raise UserError(f"tokenizer style must be one of {', '.join(STYLES)}, not '{style}'")
@@ -110,10 +116,16 @@ def train_tokenizer(
         raise UserError(
             f"vocab_size {vocab_size} is too small (byte-level pieces need >= {MIN_VOCAB})"
         )
+    if not 0 <= extra_share < 1:
+        raise UserError(f"extra_share must be in [0, 1), not {extra_share}")
     lines: list[str] = []
     for path in text_files:
         lines.extend(iter_text(path))
-    lines.extend(extra_lines)
+    extra = list(extra_lines)
+    repeat = 1
+    if extra and extra_share > 0:
+        repeat = max(1, round(extra_share * len(lines) / ((1 - extra_share) * len(extra))))
+    lines.extend(extra * repeat)
     # both trainers read one sentence per line ("\n" gets a piece of its own anyway)
     lines = [" ".join(s.split("\n")).strip() for s in lines]
     lines = [s for s in lines if s]
