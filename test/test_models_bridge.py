@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from soundwave.models.bridge import ShrinkBridge, select_peaks, select_runs
+from soundwave.models.bridge import ShrinkBridge, SoftTokens, select_peaks, select_runs
 from soundwave.models.masking import compact_index, gather_frames
 
 BLANK = 0
@@ -137,3 +137,29 @@ def test_gradient_reaches_exactly_the_gathered_frames(lookback):
     out.sum().backward()
     touched = (frames.grad[0].abs().sum(-1) > 0).nonzero().flatten().tolist()
     assert touched == index[0].tolist() == [0, 2, 4, 7, 8]
+
+
+def test_soft_tokens_add_the_posterior_weighted_embedding_of_each_kept_frame():
+    torch.manual_seed(0)
+    emb = torch.nn.Embedding(7, H)  # 6 CTC classes + one row the CTC head never scores
+    soft = SoftTokens(emb, vocab=6, gate_init=0.5)
+    rms = emb.weight[:6].pow(2).mean().sqrt()
+    torch.testing.assert_close(soft.gate.detach(), 0.5 * rms)
+    b = ShrinkBridge(H, 2, BLANK, "peaks", "none", soft_tokens=soft)
+    frames = torch.randn(4, 10, H)
+    logits = logits_for(LABELS) + 0.1 * torch.randn(4, 10, 6)
+    out, counts, index = b(frames, LENS, logits)
+    for i in range(4):
+        for j in range(int(counts[i])):
+            t = int(index[i, j])
+            expected = logits[i, t].softmax(-1) @ emb.weight[:6] + soft.gate * frames[i, t]
+            torch.testing.assert_close(out[i, j], expected)
+        assert out[i, int(counts[i]) :].abs().max() == 0 if int(counts[i]) < out.shape[1] else True
+    # a confident frame carries (almost exactly) its token's embedding, scaled audio on top
+    peak = logits_for(torch.tensor([[3]]), 6) * 10
+    one = soft(torch.zeros(1, 1, H), peak, torch.tensor([[0]]))
+    torch.testing.assert_close(one[0, 0], emb.weight[3], atol=1e-6, rtol=0)
+    # the table is the LLM's (which freezes it): not a parameter of the bridge
+    assert [n for n, _ in b.named_parameters()] == ["soft_tokens.gate"]
+    out.sum().backward()
+    assert soft.gate.grad is not None and soft.gate.grad.abs() > 0

@@ -7,6 +7,7 @@ import torch
 from models_util import feats, model, sharpen_ctc
 
 from soundwave.errors import UserError
+from soundwave.models import SoundwaveModel
 from soundwave.models.adapter import ctc_greedy
 
 LENGTHS = [230, 161, 40]
@@ -271,3 +272,39 @@ def test_match_embedding_scale_starts_audio_vectors_at_the_token_embedding_scale
         norms = torch.cat([enc.embeds[i, : int(n)].norm(dim=-1) for i, n in enumerate(enc.lengths)])
         ratio = float(norms.mean().detach()) / token_norm
         assert low < ratio < high, (m.cfg.match_embedding_scale, ratio)
+
+
+def test_soft_tokens_feed_the_llm_its_own_embeddings_of_what_ctc_hears(tmp_path):
+    m = model(soft_tokens=True, bridge="peaks", lookback="none").eval()
+    sharpen_ctc(m, 60.0)  # confident frames: posteriors close to one-hot
+    table = m.llm.get_input_embeddings().weight
+    x, lens = feats(LENGTHS)
+    enc = m.encode_audio(x, lens)
+    frames, _, logits = m._adapter_frames(x, lens)
+    gate = m.bridge.soft_tokens.gate
+    vocab = len(m.tokenizer)
+    confident = 0
+    for i, n in enumerate(enc.lengths.tolist()):
+        t = enc.kept_index[i, :n]
+        probs = logits[i, t].softmax(-1)
+        expected = probs @ table[:vocab] + gate * frames[i, t]
+        torch.testing.assert_close(enc.embeds[i, :n], expected, atol=1e-5, rtol=1e-4)
+        # where CTC is sure, the LLM gets (almost) that token's own embedding
+        sure = probs.max(-1).values > 0.999
+        token = probs.argmax(-1)[sure]
+        torch.testing.assert_close(
+            enc.embeds[i, :n][sure] - gate * frames[i, t][sure], table[token], atol=1e-2, rtol=0
+        )
+        confident += int(sure.sum())
+    assert confident > 10
+    # Stage II trains the gate with the bridge; it saves and loads with the stage
+    m.set_stage("shrink")
+    m(x, lens, INSTR, TARGETS, transcripts=TARGETS)["loss"].backward()
+    assert gate.grad is not None and table.grad is None
+    with torch.no_grad():
+        gate.mul_(3.0)
+    m.save_stage(tmp_path / "shrink")
+    again = SoundwaveModel.load_stage(tmp_path / "shrink")
+    torch.testing.assert_close(again.bridge.soft_tokens.gate, gate)
+    with pytest.raises(UserError, match="soft_tokens needs a CTC head"):
+        model(soft_tokens=True, bridge="linear")

@@ -12,6 +12,9 @@ Look-back (``nn.MultiheadAttention``, query = kept frames, key = value = all ada
 frames, then residual + LayerNorm): ``"kept"`` masks the dropped frames (released:
 ``key_padding_mask = ~keep``), ``"dropped"`` lets each kept frame attend to the dropped
 ones (to itself where an utterance dropped nothing), ``"none"`` skips it.
+
+Optionally (:class:`SoftTokens`) each output vector also gets its frame's CTC
+posterior-weighted LLM token embedding.
 """
 
 from __future__ import annotations
@@ -89,6 +92,36 @@ class LookBack(nn.Module):
         return out * (index >= 0).unsqueeze(-1).to(out.dtype)
 
 
+class SoftTokens(nn.Module):
+    """Each kept vector plus its frame's CTC posterior-weighted LLM token embedding.
+
+    ``out = softmax(ctc_logits) @ E + gate * vector``: the expected input embedding of the
+    token the CTC head hears there (the blank's row for a blank frame) carries what was
+    said in the LLM's own embedding space, so what the LLM can do with text it can do with
+    these vectors from the first step (cf. LegoSLM, Ma et al. 2025, which feeds CTC
+    posteriors times the embedding matrix); the gated adapter vector adds what text cannot
+    hold (who speaks, how).  ``E`` is the LLM's frozen input embedding table (not a
+    parameter of this module, not saved with it); the only weight is the gate, which starts
+    so that the adapter part has ``gate_init`` times the RMS of the token embeddings.
+    """
+
+    def __init__(self, embeddings: nn.Embedding, vocab: int, gate_init: float = 0.5):
+        super().__init__()
+        self.vocab = vocab
+        object.__setattr__(self, "embeddings", embeddings)  # owned (moved, saved) by the LLM
+        rms = float(embeddings.weight[:vocab].detach().float().pow(2).mean().sqrt())
+        self.gate = nn.Parameter(torch.tensor(gate_init * rms))
+
+    def forward(
+        self, vectors: torch.Tensor, logits: torch.Tensor, index: torch.Tensor
+    ) -> torch.Tensor:
+        """vectors (B, V, H) at frames ``index`` (B, V; -1 padding) of ``logits`` (B, T, vocab)."""
+        probs = gather_frames(logits, index).float().softmax(-1).to(vectors.dtype)
+        table = self.embeddings.weight[: self.vocab].to(vectors.dtype)
+        out = probs @ table + self.gate.to(vectors.dtype) * vectors
+        return out * (index >= 0).unsqueeze(-1).to(out.dtype)
+
+
 class ShrinkBridge(nn.Module):
     def __init__(
         self,
@@ -98,6 +131,7 @@ class ShrinkBridge(nn.Module):
         selection: str = "runs",
         lookback: str = "kept",
         dropout: float = 0.1,
+        soft_tokens: SoftTokens | None = None,
     ):
         super().__init__()
         if selection not in SELECTIONS:
@@ -105,6 +139,7 @@ class ShrinkBridge(nn.Module):
         self.selection = selection
         self.blank = blank
         self.lookback = None if lookback == "none" else LookBack(hidden, heads, dropout, lookback)
+        self.soft_tokens = soft_tokens
 
     def select(self, logits: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(B, T, vocab) CTC logits -> (B, T) keep mask (no gradient)."""
@@ -128,4 +163,6 @@ class ShrinkBridge(nn.Module):
         if self.lookback is not None:
             valid = lengths_to_mask(lengths, frames.shape[1])
             out = self.lookback(out, index, frames, keep, valid)
+        if self.soft_tokens is not None:
+            out = self.soft_tokens(out, logits, index)
         return out, counts, index

@@ -73,6 +73,12 @@ class SoundwaveConfig:
     # embeddings (a unit-gain LayerNorm gives ~sqrt(hidden)/|embedding| times larger ones:
     # 27x for the mini_synth stand-in LLM).
     match_embedding_scale: bool = False
+    # Add to every bridge output its frame's CTC posterior-weighted LLM input embedding
+    # (a "soft token": what the CTC head hears there, in the LLM's own embedding space);
+    # the adapter's vector is then gated, starting at soft_tokens_gate times the RMS of
+    # the token embeddings.  Not in the released model (which feeds the adapter vectors).
+    soft_tokens: bool = False
+    soft_tokens_gate: float = 0.5
     lora_rank: int = 64
     lora_alpha: int = 16
     lora_dropout: float = 0.05
@@ -104,6 +110,8 @@ class SoundwaveConfig:
                 f"config: encoder_chunk_s={self.encoder_chunk_s} must give an even number of "
                 "10 ms frames between 0.02 s and 30 s"
             )
+        if self.soft_tokens and not self.has_ctc:
+            raise UserError("config: soft_tokens needs a CTC head (not bridge=linear)")
         if self.encoder_full_window and self.encoder_input != "pad30":
             raise UserError("config: encoder_full_window needs encoder_input=pad30")
 

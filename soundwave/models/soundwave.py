@@ -22,7 +22,7 @@ from soundwave.errors import UserError
 from soundwave.models import checkpoint
 from soundwave.models.adapter import AlignmentAdapter, EmbeddingCTCHead, ctc_greedy, ctc_loss
 from soundwave.models.baselines import LinearProjector
-from soundwave.models.bridge import ShrinkBridge
+from soundwave.models.bridge import ShrinkBridge, SoftTokens
 from soundwave.models.config import SoundwaveConfig
 from soundwave.models.encoder import WhisperAudioEncoder
 from soundwave.models.llm import (
@@ -83,6 +83,9 @@ def build_audio_modules(
         selection="all" if cfg.bridge == "none" else cfg.bridge,
         lookback="none" if cfg.bridge == "none" else cfg.lookback,
         dropout=cfg.lookback_dropout,
+        soft_tokens=SoftTokens(embeddings, vocab, cfg.soft_tokens_gate)
+        if cfg.soft_tokens
+        else None,
     )
     if cfg.match_embedding_scale:
         rms = float(embeddings.weight[:vocab].detach().float().pow(2).mean().sqrt())
