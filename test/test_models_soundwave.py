@@ -71,6 +71,12 @@ def test_lm_loss_equals_hf_loss_per_utterance_and_token_mean_over_batch():
     expected = sum(loss * c for loss, c in zip(per, counts)) / sum(counts)
     torch.testing.assert_close(out["lm_loss"], expected, rtol=1e-5, atol=1e-5)
     assert int(out["num_tokens"]) == sum(counts)
+    # averaged per utterance instead: each utterance's mean, then their mean
+    m.cfg.lm_loss_average = "utterance"
+    per_utt = m(x, lens, INSTR, TARGETS, transcripts=TARGETS)["lm_loss"]
+    torch.testing.assert_close(per_utt, sum(per) / 3, rtol=1e-5, atol=1e-5)
+    assert abs(float(per_utt) - float(expected)) > 1e-4  # the targets differ in length
+    m.cfg.lm_loss_average = "token"
     ctc = m(x, lens, INSTR, TARGETS, transcripts=["", "", ""])["ctc_loss"]
     assert float(ctc) == 0.0
 

@@ -55,6 +55,9 @@ def test_llm_and_encoder_pretraining(tiny_pipeline, tmp_path):
     losses = [r["loss"] for r in history if "loss" in r and "valid_loss" not in r]
     assert losses[-1] < losses[0]
     assert any("valid_perplexity" in r for r in history)
+    # the text skills are measured too (a 12-step model has none)
+    final = [r for r in history if "valid_text_asr_wer" in r][-1]
+    assert final["valid_text_asr_wer"] > 50 and 0 <= final["valid_text_st_en_de_bleu"] < 20
     tok = AutoTokenizer.from_pretrained(tmp_path / "llm")
     llm = AutoModelForCausalLM.from_pretrained(tmp_path / "llm")
     prompt = tok.apply_chat_template(

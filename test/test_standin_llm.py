@@ -211,3 +211,26 @@ def test_text_task_scores_measure_what_the_model_answers(corpus):
         {"text_asr_wer": 0.0, "text_st_en_de_bleu": 100.0, "text_qa_exact_match": 100.0}
     )
     assert model.training  # restored after generating
+
+
+def test_text_batches_group_similar_lengths_and_cover_each_record_once():
+    from soundwave.bin.pretrain_standin import TextBatches
+
+    rng = random.Random(0)
+    records = [
+        {"task": "asr", "input": "x" * rng.randint(1, 200), "target": ""} for _ in range(640)
+    ]
+    batches = TextBatches(records, lambda rs, seed: rs, batch_size=8, seed=3, bucket_window=10)
+    epoch = batches.epoch_batches(0)
+    assert sorted(j for b in epoch for j in b) == list(range(640))
+    assert epoch == batches.epoch_batches(0) != batches.epoch_batches(1)
+
+    def padded_share(groups: list[list[int]]) -> float:
+        sizes = [[len(records[j]["input"]) for j in g] for g in groups]
+        return 1 - sum(map(sum, sizes)) / sum(len(s) * max(s) for s in sizes)
+
+    unsorted = TextBatches(records, lambda rs, seed: rs, batch_size=8, seed=3, bucket_window=0)
+    assert padded_share(epoch) < 0.1 < 0.3 < padded_share(unsorted.epoch_batches(0))
+    # a resumed epoch yields exactly the remaining batches
+    full = list(batches(0, 0))
+    assert list(batches(0, 5)) == full[5:]

@@ -140,11 +140,19 @@ def encoder_valid_fn(cfg: StandinConfig):
     return valid
 
 
+def _text_size(record: dict[str, Any]) -> int:
+    """Characters of a record's text fields: a cheap proxy of its token count."""
+    return sum(len(v) for k, v in record.items() if k != "task" and isinstance(v, str))
+
+
 class TextBatches:
     """``make_batches(epoch, skip)`` over text records: shuffled per epoch, deterministic.
 
-    ``collate(records, seed)`` makes a batch; its seed depends only on the batch's position,
-    so instruction phrasings survive a resume unchanged.
+    Batches are made of records of similar length (sorted within windows of
+    ``bucket_window`` batches, the batch order shuffled again): padding was 29 % of the
+    tokens of randomly drawn batches of the mini_synth task records.  ``collate(records,
+    seed)`` makes a batch; its seed depends only on the batch's position, so instruction
+    phrasings survive a resume unchanged.
     """
 
     def __init__(
@@ -153,21 +161,34 @@ class TextBatches:
         collate: Callable[[list[dict[str, Any]], int], dict[str, Any]],
         batch_size: int,
         seed: int,
+        bucket_window: int = 16,
     ):
         self.records, self.collate = records, collate
         self.batch_size, self.seed = batch_size, seed
+        self.bucket_window = bucket_window
 
     def _collate(self, records: list[dict[str, Any]], key: str) -> dict[str, Any]:
         return self.collate(records, stable_seed(key))
 
-    def __call__(self, epoch: int, skip: int) -> Iterator[dict[str, Any]]:
+    def epoch_batches(self, epoch: int) -> list[list[int]]:
+        """The record indices of every batch of ``epoch``, in order."""
+        rng = random.Random(self.seed * 1000003 + epoch)
         order = list(range(len(self.records)))
-        random.Random(self.seed * 1000003 + epoch).shuffle(order)
-        starts = range(0, len(order), self.batch_size)
-        for i, start in enumerate(starts):
+        rng.shuffle(order)
+        window = self.batch_size * max(1, self.bucket_window)
+        batches = []
+        for w in range(0, len(order), window):
+            chunk = sorted(order[w : w + window], key=lambda j: _text_size(self.records[j]))
+            batches += [
+                chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)
+            ]
+        rng.shuffle(batches)
+        return batches
+
+    def __call__(self, epoch: int, skip: int) -> Iterator[dict[str, Any]]:
+        for i, batch in enumerate(self.epoch_batches(epoch)):
             if i >= skip:
-                records = [self.records[j] for j in order[start : start + self.batch_size]]
-                yield self._collate(records, f"{self.seed}/{epoch}/{i}")
+                yield self._collate([self.records[j] for j in batch], f"{self.seed}/{epoch}/{i}")
 
     def fixed(self) -> Iterator[dict[str, Any]]:
         for i, start in enumerate(range(0, len(self.records), self.batch_size)):

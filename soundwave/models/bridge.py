@@ -101,16 +101,20 @@ class SoftTokens(nn.Module):
     these vectors from the first step (cf. LegoSLM, Ma et al. 2025, which feeds CTC
     posteriors times the embedding matrix); the gated adapter vector adds what text cannot
     hold (who speaks, how).  ``E`` is the LLM's frozen input embedding table (not a
-    parameter of this module, not saved with it); the only weight is the gate, which starts
-    so that the adapter part has ``gate_init`` times the RMS of the token embeddings.
+    parameter of this module, not saved with it); the only weight is the gate, one factor
+    per channel, which starts so that the adapter part has ``gate_init`` times the RMS of
+    the token embeddings.  Per channel, because a scalar gate was driven towards zero by
+    the transcription and translation losses (to which the adapter part is noise), taking
+    the speaker's gender with it (mini_synth: 57 % accuracy, chance 60 %).
     """
 
     def __init__(self, embeddings: nn.Embedding, vocab: int, gate_init: float = 0.5):
         super().__init__()
         self.vocab = vocab
         object.__setattr__(self, "embeddings", embeddings)  # owned (moved, saved) by the LLM
-        rms = float(embeddings.weight[:vocab].detach().float().pow(2).mean().sqrt())
-        self.gate = nn.Parameter(torch.tensor(gate_init * rms))
+        table = embeddings.weight[:vocab].detach().float()
+        rms = float(table.pow(2).mean().sqrt())
+        self.gate = nn.Parameter(torch.full((table.shape[1],), gate_init * rms))
 
     def forward(
         self, vectors: torch.Tensor, logits: torch.Tensor, index: torch.Tensor

@@ -25,6 +25,7 @@ _CHOICES = {
     "lookback": ("kept", "dropped", "none"),
     "prompt_style": ("chat_template", "official"),
     "ctc_head": ("linear", "llm_embeddings"),
+    "lm_loss_average": ("token", "utterance"),
 }
 
 
@@ -60,6 +61,11 @@ class SoundwaveConfig:
     lookback: str = "kept"  # key mask: attend to "kept" (official) | "dropped" frames | "none"
     lookback_dropout: float = 0.1
     ctc_weight: float = 0.3
+    # LM loss over a batch: "token" = mean over all target tokens (a one-word answer such
+    # as a gender label then weighs 1/10 of a transcript); "utterance" = mean over the
+    # utterances of each one's token mean, so every task weighs what its share of the
+    # batch is.
+    lm_loss_average: str = "token"
     # "linear" (official): a free Linear(hidden -> vocab). "llm_embeddings": CTC logits are a
     # learned scale times the cosine between an adapter frame and the LLM's own (frozen) input
     # embedding of each token, so a frame that wins CTC for a token points where the LLM's

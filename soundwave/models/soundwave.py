@@ -323,8 +323,15 @@ class SoundwaveModel(nn.Module):
         labels = plan.labels[:, 1:]
         sel = labels != IGNORE_INDEX
         logits = base.get_output_embeddings()(hidden[:, :-1][sel])
-        loss = F.cross_entropy(logits.float(), labels[sel])
-        return loss, sel.sum()
+        if self.cfg.lm_loss_average == "token":
+            return F.cross_entropy(logits.float(), labels[sel]), sel.sum()
+        # every utterance weighs the same, however long its answer
+        losses = F.cross_entropy(logits.float(), labels[sel], reduction="none")
+        row = sel.nonzero(as_tuple=True)[0]
+        per_row = torch.zeros(sel.shape[0], device=losses.device).index_add_(0, row, losses)
+        counts = sel.sum(1)
+        has = counts > 0
+        return (per_row[has] / counts[has]).mean(), sel.sum()
 
     # ----------------------------------------------------------------- inference
     @torch.no_grad()

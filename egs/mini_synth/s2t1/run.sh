@@ -22,6 +22,8 @@ num_train=4000
 spk_train=300
 num_dev=200
 num_test=300
+generated_timbres=0.6  # training speakers with a timbre of their own (dev/test: stock voices)
+train_warp=0.08        # per-speaker frequency warp of the training speakers
 standin_steps=""  # "ENCODER LLM" pretraining steps; default: conf/standin_*.yaml
 decode_stages="sft"    # the final model; "shrink sft" decodes Stage II too (+2 min)
 train_args=""
@@ -53,7 +55,8 @@ fi
 if stage_on 0; then
   echo "stage 0: synthesising the corpus"
   local/data.sh --seed "${seed}" --nj "${nj}" --num-train "${num_train}" --spk-train "${spk_train}" \
-    --num-dev "${num_dev}" --num-test "${num_test}"
+    --num-dev "${num_dev}" --num-test "${num_test}" \
+    --generated-timbres "${generated_timbres}" --train-warp "${train_warp}"
 fi
 
 ./soundwave.sh --stage "${stage}" --stop-stage "${stop_stage}" --nj "${nj}" --ngpu "${ngpu}" --tag "${tag}" \
