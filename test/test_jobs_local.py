@@ -40,7 +40,8 @@ def test_job_id_in_log_name_and_command_with_a_pipe(tmp_path):
         assert lines[0] == f"# echo 'part {i} of 4' | tr a-z A-Z"
         assert lines[2].startswith("# Started at ")
         assert f"PART {i} OF 4" in lines
-        assert re.fullmatch(r"# Accounting: time=\d+ threads=1", lines[-2])
+        threads = max(1, default_max_jobs() // min(default_max_jobs(), 4))  # the CPUs shared
+        assert re.fullmatch(rf"# Accounting: time=\d+ threads={threads}", lines[-2])
         assert re.fullmatch(r"# Ended \(code 0\) at .*, elapsed time \d+ seconds", lines[-1])
     assert not (tmp_path / "exp/log/up.5.log").exists()
 
@@ -53,6 +54,33 @@ def test_single_job_and_single_word_script(tmp_path):
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "n.txt").read_text().strip() == "3"
     assert "# Accounting: time=0 threads=3" in (tmp_path / "log/one.log").read_text()
+
+
+def test_jobs_get_their_share_of_the_cpus_as_torch_threads(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+
+    def seen(args: list[str], extra: dict[str, str] | None = None) -> list[str]:
+        cmd = [RUN_LOCAL, *args, "echo $OMP_NUM_THREADS $MKL_NUM_THREADS > out.JOB"]
+        res = subprocess.run(
+            [str(a) for a in cmd], cwd=tmp_path, env={**env, **(extra or {})}, capture_output=True
+        )
+        assert res.returncode == 0, res.stderr
+        return [p.read_text().strip() for p in sorted(tmp_path.glob("out.*"))]
+
+    cpus = default_max_jobs()
+    # one job (a training) gets every CPU; N jobs at once share them
+    assert seen(["log/a.log"]) == [f"{cpus} {cpus}"]
+    for f in tmp_path.glob("out.*"):
+        f.unlink()
+    share = max(1, cpus // min(cpus, 2))
+    assert seen(["JOB=1:2", "log/b.JOB.log"]) == [f"{share} {share}"] * 2
+    for f in tmp_path.glob("out.*"):
+        f.unlink()
+    assert seen(["--num-threads", "3", "log/c.log"]) == ["3 3"]
+    for f in tmp_path.glob("out.*"):
+        f.unlink()
+    # the user's own setting wins
+    assert seen(["log/d.log"], {"OMP_NUM_THREADS": "5"}) == ["5"]
 
 
 def test_cluster_options_are_accepted_and_ignored(tmp_path):

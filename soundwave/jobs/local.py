@@ -21,13 +21,18 @@ def default_max_jobs() -> int:
 
 
 def run_local(
-    array: JobArray, *, max_jobs_run: int | None = None, threads: int = 1
+    array: JobArray, *, max_jobs_run: int | None = None, threads: int | None = None
 ) -> dict[int, int]:
     """Run every job of ``array``; return the exit code of each job id.
 
-    On SIGINT/SIGTERM the running jobs' process groups are terminated, jobs not yet
+    Each job gets ``threads`` threads (default: the CPUs shared out between the jobs
+    that run at the same time: one job, e.g. a training, gets them all).  On
+    SIGINT/SIGTERM the running jobs' process groups are terminated, jobs not yet
     started are dropped, and :class:`Interrupted` is raised once the running ones ended.
     """
+    workers = max(1, min(max_jobs_run or default_max_jobs(), len(array.ids)))
+    if threads is None:
+        threads = max(1, default_max_jobs() // workers)
     running: dict[int, subprocess.Popen] = {}
     lock = threading.Lock()
     stopping = threading.Event()
@@ -49,7 +54,6 @@ def run_local(
             with lock:
                 running.pop(job_id, None)
 
-    workers = max(1, min(max_jobs_run or default_max_jobs(), len(array.ids)))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
     try:
         with raise_on_signals():

@@ -124,7 +124,8 @@ def text_task_scores(
     batch_size: int = 32,
 ) -> dict[str, float]:
     """Greedy answers of ``model`` to the first ``max_per_task`` records of every task,
-    scored with the task's metric: ``{"text_<task>_<metric>": value}``.
+    scored with the task's metric: ``{"text_<task>_<metric>": value}``.  An answer gets at
+    most twice the tokens of the batch's longest reference (+ 4), and ``max_new_tokens``.
 
     These are the LLM's skills on clean text, the ceiling of what the Soundwave stages
     can carry over to speech (a model that cannot repeat a sentence it is shown will not
@@ -143,14 +144,16 @@ def text_task_scores(
             rs = rs[:max_per_task]
             hyps = []
             for start in range(0, len(rs), batch_size):
-                prompts = [collator.prompt_ids(r) for r in rs[start : start + batch_size]]
+                batch = rs[start : start + batch_size]
+                prompts = [collator.prompt_ids(r) for r in batch]
+                longest = max(len(tok.encode(r["target"], add_special_tokens=False)) for r in batch)
                 width = max(map(len, prompts))
                 ids = torch.tensor([[tok.pad_token_id] * (width - len(p)) + p for p in prompts])
                 mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
                 out = model.generate(
                     input_ids=ids.to(model.device),
                     attention_mask=mask.to(model.device),
-                    max_new_tokens=max_new_tokens,
+                    max_new_tokens=min(max_new_tokens, 2 * longest + 4),
                     do_sample=False,
                     eos_token_id=tok.eos_token_id,
                     pad_token_id=tok.pad_token_id,

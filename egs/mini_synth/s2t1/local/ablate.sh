@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Bridge ablation at equal data and steps (Stage II only, then decoding on test):
-#   runs    - the Soundwave bridge as released (CTC-selected runs, look-back)  | from Stage I
-#   peaks   - the bridge keeping non-blank CTC peaks only                      | from Stage I
-#   none    - the unshrunk 25 Hz adapter (CTC still trained)                   | from Stage I
+#   soft    - the recipe's bridge: CTC peaks, look-back to the dropped frames, soft tokens
+#   runs    - the Soundwave bridge as released (CTC-selected runs, look-back to kept frames)
+#   peaks   - non-blank CTC peaks only, released look-back, no soft tokens
+#   none    - the unshrunk 25 Hz adapter (CTC still trained)
 #   linear5 - a linear projector over 5 stacked 50 Hz frames, no CTC, no Stage I (SLAM-LLM style)
+# All but linear5 start from the main run's Stage I; every other setting (LoRA, loss) is
+# the main run's.
 # Writes exp/ablation/ABLATION.md (WER, BLEU, accuracy, LLM positions per second, step
 # time, steps to reach the linear baseline's final WER) and exp/ablation/curves.png.
 set -euo pipefail
 
 tag=mini
 nj=2
-variants="runs peaks none linear5"
+variants="soft runs peaks none linear5"
 steps=""            # Stage II steps (default: conf/shrink.yaml's)
 valid_interval=50
 
 # shellcheck disable=SC2034  # read by parse_options.sh
-help_message="Usage: $0 [--tag mini] [--variants 'runs peaks none linear5'] [--steps N] [--valid-interval N]"
+help_message="Usage: $0 [--tag mini] [--variants 'soft runs peaks none linear5'] [--steps N] [--valid-interval N]"
 # shellcheck source=/dev/null
 . ./path.sh
 # shellcheck source=/dev/null
@@ -32,9 +35,12 @@ common=("train.valid_interval=${valid_interval}" "train.save_interval=${valid_in
 runs=()
 for v in ${variants}; do
   case ${v} in
-    runs|peaks|none) model=("init_from=${align}" "model.bridge=${v}") ;;
+    soft) model=("init_from=${align}" "model.bridge=peaks" "model.lookback=dropped" "model.soft_tokens=true") ;;
+    runs|peaks) model=("init_from=${align}" "model.bridge=${v}" "model.lookback=kept" "model.soft_tokens=false") ;;
+    none) model=("init_from=${align}" "model.bridge=none" "model.soft_tokens=false") ;;
     linear5) model=("model.encoder_path=exp/standin/whisper" "model.llm_path=exp/standin/llm"
-                    "model.bridge=linear" "model.stack=5" "model.lora_rank=16" "model.lora_alpha=16") ;;
+                    "model.bridge=linear" "model.stack=5" "model.lora_rank=16" "model.lora_alpha=16"
+                    "model.lm_loss_average=utterance" "model.system_prompt=You are a helpful speech assistant.") ;;
     *) echo "$0: unknown variant ${v}" >&2; exit 1 ;;
   esac
   echo "ablation: ${v}"
