@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from soundwave.bin import compare_runs, score
+from soundwave.models.tiny import build_tiny_tokenizer
 
 
 def make_run(root, name, curve, sec_per_step, hyp, positions):
@@ -18,6 +19,7 @@ def make_run(root, name, curve, sec_per_step, hyp, positions):
     (d / "ref.txt").write_text("u1 a b c d\nu2 e f\n")
     (d / "hyp.txt").write_text(hyp)
     (d / "decode.json").write_text(json.dumps({"llm_positions_per_second": positions}))
+    (d / "shrink_stats.txt").write_text("u1 1.00 25 4\nu2 0.50 12 3\n")
     score.main(
         [
             "--task",
@@ -61,3 +63,18 @@ def test_table(tmp_path, capsys):
     assert runs_row == "| runs | 0.00 | 6.20 | 0.500 | 12.00 | 100 of 150 |"
     assert linear_row == "| linear5 | 16.67 | 10.00 | 0.800 | 20.00 | 150 of 150 |"
     assert capsys.readouterr().out.count("|") > 20
+
+
+def test_positions_per_transcript_token(tmp_path):
+    tok = build_tiny_tokenizer(tmp_path / "llm", texts=["a b c d e f"] * 20)
+    ntokens = sum(len(tok.encode(t, add_special_tokens=False)) for t in ("a b c d", "e f"))
+    run = make_run(tmp_path, "peaks", [(50, 10.0)], 0.5, "u1 a b c d\nu2 e f\n", 4.7)
+    out = tmp_path / "ABLATION.md"
+    compare_runs.main(["--tokenizer", str(tmp_path / "llm"), "--out", str(out), run])
+    head, _, row = out.read_text().splitlines()
+    assert "| LLM positions / s | LLM positions / transcript token |" in head
+    assert row == f"| peaks | 0.00 | 4.70 | {7 / ntokens:.2f} | 0.500 | 10.00 |"
+    # without shrink statistics there is nothing to count
+    (tmp_path / "peaks/shrink/decode_test_asr/shrink_stats.txt").unlink()
+    compare_runs.main(["--tokenizer", str(tmp_path / "llm"), "--out", str(out), run])
+    assert out.read_text().splitlines()[2] == "| peaks | 0.00 | 4.70 | - | 0.500 | 10.00 |"

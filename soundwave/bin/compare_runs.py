@@ -2,12 +2,13 @@
 
 Usage:
     python -m soundwave.bin.compare_runs --set test --reference linear5 --out ABLATION.md \
-        runs=exp/ablation/runs/shrink peaks=exp/ablation/peaks/shrink ...
+        [--tokenizer exp/standin/llm] runs=exp/ablation/runs/shrink peaks=exp/ablation/peaks/shrink ...
 
 Each run is a stage directory with ``history.json`` (written by the trainer) and decoded,
 scored ``decode_<set>_<task>/`` subdirectories.  The table gives per run: every task's
-metric on --set, the LLM positions per second of audio (from decoding), the mean
-training step time, the final validation WER, and the number of training steps after
+metric on --set, the LLM positions per second of audio (from decoding) and, with
+--tokenizer (the LLM's), per token of the reference transcripts, the mean training step
+time, the final validation WER, and the number of training steps after
 which the run's validation WER first reached the --reference run's final validation WER.
 """
 
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from soundwave.errors import UserError, cli_main
 from soundwave.fileio import atomic_write
+from soundwave.models.llm import load_tokenizer
 from soundwave.score.results import read_score
 
 VALID_KEY = "valid_asr_wer"
@@ -39,7 +41,23 @@ def steps_to_reach(curve: list[tuple[int, float]], target: float) -> int | None:
     return next((step for step, wer in curve if wer <= target), None)
 
 
-def run_row(name: str, run_dir: Path, set_name: str) -> dict:
+def positions_per_token(decode_dir: Path, tokenizer) -> float | None:
+    """LLM audio positions of the utterances in ``shrink_stats.txt`` over the LLM tokens of
+    their reference transcripts (``ref.txt``): how close the bridge is to one per token."""
+    stats, refs = decode_dir / "shrink_stats.txt", decode_dir / "ref.txt"
+    if not (stats.is_file() and refs.is_file()):
+        return None
+    positions = {}
+    for line in stats.read_text().splitlines():
+        utt, _seconds, _frames, llm_positions = line.split()
+        positions[utt] = int(llm_positions)
+    text = dict(line.partition(" ")[::2] for line in refs.read_text().splitlines())
+    utts = [u for u in positions if u in text]
+    tokens = sum(len(tokenizer.encode(text[u], add_special_tokens=False)) for u in utts)
+    return sum(positions[u] for u in utts) / tokens if tokens else None
+
+
+def run_row(name: str, run_dir: Path, set_name: str, tokenizer=None) -> dict:
     history = read_history(run_dir)
     times = [row["sec_per_step"] for row in history if "sec_per_step" in row]
     row = {
@@ -56,6 +74,8 @@ def run_row(name: str, run_dir: Path, set_name: str) -> dict:
             row["positions_per_second"] = json.loads(stats.read_text()).get(
                 "llm_positions_per_second"
             )
+        if record.task == "asr" and tokenizer is not None:
+            row["positions_per_token"] = positions_per_token(score_file.parent, tokenizer)
     return row
 
 
@@ -69,13 +89,16 @@ def table(rows: list[dict], reference: str | None) -> str:
     metrics = sorted({k for r in rows for k in r["scores"]})
     ref = next((r for r in rows if r["run"] == reference), None)
     target = ref["curve"][-1][1] if ref and ref["curve"] else None
-    head = ["run", *metrics, "LLM positions / s", "s / step", "final valid WER"]
+    per_token = any("positions_per_token" in r for r in rows)
+    head = ["run", *metrics, "LLM positions / s"]
+    head += ["LLM positions / transcript token"] * per_token + ["s / step", "final valid WER"]
     if target is not None:
         head.append(f"steps to valid WER ≤ {target:.2f} ({reference}'s final)")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r["run"], *(fmt(r["scores"].get(m)) for m in metrics)]
-        cells += [fmt(r.get("positions_per_second")), fmt(r["sec_per_step"], 3)]
+        cells.append(fmt(r.get("positions_per_second")))
+        cells += [fmt(r.get("positions_per_token"))] * per_token + [fmt(r["sec_per_step"], 3)]
         cells.append(fmt(r["curve"][-1][1]) if r["curve"] else "-")
         if target is not None:
             reached = steps_to_reach(r["curve"], target)
@@ -96,13 +119,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--set", default="test", help="evaluation set of the metrics")
     parser.add_argument("--reference", help="run whose final validation WER the others must reach")
     parser.add_argument("--out", help="markdown file to write (default: stdout)")
+    parser.add_argument("--tokenizer", help="the LLM's directory: positions per transcript token")
     args = parser.parse_args(argv)
+    tokenizer = load_tokenizer(args.tokenizer) if args.tokenizer else None
     rows = []
     for item in args.runs:
         name, sep, path = item.partition("=")
         if not sep:
             raise UserError(f"run '{item}' is not of the form name=dir")
-        rows.append(run_row(name, Path(path), args.set))
+        rows.append(run_row(name, Path(path), args.set, tokenizer))
     text = table(rows, args.reference)
     if args.out:
         with atomic_write(args.out) as f:

@@ -7,8 +7,9 @@
 #   linear5 - a linear projector over 5 stacked 50 Hz frames, no CTC, no Stage I (SLAM-LLM style)
 # All but linear5 start from the main run's Stage I; every other setting (LoRA, loss) is
 # the main run's.
-# Writes exp/ablation/ABLATION.md (WER, BLEU, accuracy, LLM positions per second, step
-# time, steps to reach the linear baseline's final WER) and exp/ablation/curves.png.
+# Writes exp/ablation/ABLATION.md (WER, BLEU, accuracy, LLM positions per second and per
+# transcript token, step time, steps to reach the linear baseline's final WER) and
+# exp/ablation/curves.png.
 set -euo pipefail
 
 tag=mini
@@ -57,7 +58,8 @@ for v in ${variants}; do
   done
   runs+=("${v}=${dir}/${v}/shrink")
 done
-python -m soundwave.bin.compare_runs --set test --reference linear5 --out "${dir}/ABLATION.md" "${runs[@]}"
+python -m soundwave.bin.compare_runs --set test --reference linear5 --tokenizer exp/standin/llm \
+  --out "${dir}/ABLATION.md" "${runs[@]}"
 # shellcheck disable=SC2086  # variants is a list
 python -m soundwave.bin.plot_curves --out "${dir}/curves.png" --metric valid_asr_wer \
   --labels ${variants} -- "${runs[@]#*=}"
