@@ -143,7 +143,7 @@ def test_soft_tokens_add_the_posterior_weighted_embedding_of_each_kept_frame():
     torch.manual_seed(0)
     emb = torch.nn.Embedding(7, H)  # 6 CTC classes + one row the CTC head never scores
     soft = SoftTokens(emb, vocab=6, gate_init=0.5)
-    rms = emb.weight[:6].pow(2).mean().sqrt()
+    rms = emb.weight[:6].detach().pow(2).mean().sqrt()
     torch.testing.assert_close(soft.gate.detach(), torch.full((H,), 0.5 * float(rms)))
     b = ShrinkBridge(H, 2, BLANK, "peaks", "none", soft_tokens=soft)
     frames = torch.randn(4, 10, H)

@@ -118,10 +118,10 @@ if stage_on 7; then
   dirs=()
   for m in align shrink sft; do [ -f "${exp}/${m}/history.json" ] && dirs+=("${exp}/${m}"); done
   [ ${#dirs[@]} -gt 0 ] && python -m soundwave.bin.plot_curves --out "${exp}/curves.png" "${dirs[@]}"
-  first_test=${test_sets%% *}
+  last_test=${test_sets##* }  # "dev test": the picture shows an evaluation utterance
   if [ -f "${exp}/shrink/soundwave_config.json" ] && grep -q '"bridge": "\(runs\|peaks\|none\)"' "${exp}/shrink/soundwave_config.json"; then
     python -m soundwave.bin.plot_alignment --model-dir "${exp}/shrink" --index 0 \
-      --cuts "data/fbank/cuts_${first_test}.jsonl.gz" --out "${exp}/alignment.png"
+      --cuts "data/fbank/cuts_${last_test}.jsonl.gz" --out "${exp}/alignment.png"
   fi
   cat "${exp}/RESULTS.md"
 fi
