@@ -1,6 +1,7 @@
 """YAML configs mapped onto dataclasses, with ``key.sub=value`` command-line overrides.
 
-Every stage entry point reads one YAML file into a dataclass tree.  Unknown keys and
+Every stage entry point reads one YAML file into a dataclass tree; a file may start from
+another (``base: ../shrink.yaml``) and state only what it changes.  Unknown keys and
 values of the wrong type are user errors reported in one line that names the file.
 """
 
@@ -21,8 +22,10 @@ from soundwave.errors import UserError
 T = TypeVar("T")
 
 
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
+BASE_KEY = "base"
+
+
+def _read_mapping(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise UserError("config file not found", path)
     try:
@@ -36,6 +39,34 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UserError("config must be a mapping of keys to values", path)
     return data
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base``: mappings merge key by key, anything else (lists
+    included) replaces."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def read_yaml(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A YAML mapping; ``base: other.yaml`` (relative to this file) puts it on top of
+    that config, so that a variant states only what it changes."""
+    path = Path(path)
+    data = _read_mapping(path)
+    if BASE_KEY not in data:
+        return data
+    base = data.pop(BASE_KEY)
+    if not isinstance(base, str) or not base:
+        raise UserError(f"'{BASE_KEY}' must be the path of another config", path)
+    base_path = (path.parent / base).resolve()
+    if base_path in _seen or base_path == path.resolve():
+        raise UserError(f"'{BASE_KEY}: {base}' includes itself", path)
+    return merge(read_yaml(base_path, (*_seen, path.resolve())), data)
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

@@ -68,3 +68,41 @@ def test_cli_reports_one_line(tmp_path):
     assert len(lines) == 1
     assert lines[0].startswith(f"train: error: {path}: unknown config key 'bogus' (known: ")
     assert not (tmp_path / "e").exists()
+
+
+def test_a_config_starts_from_its_base(tmp_path):
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "main.yaml").write_text(
+        "stage: shrink\noptim: {lr: 1e-3, warmup_steps: 50}\n"
+        "data:\n  max_duration: 80\n  train:\n    - {cuts: a.jsonl.gz, tasks: [asr, st_en_de]}\n"
+    )
+    variant = tmp_path / "conf" / "variant.yaml"
+    variant.write_text(
+        "base: ../main.yaml\noptim: {lr: 2e-3}\n"
+        "data:\n  train:\n    - {cuts: a.jsonl.gz, tasks: [asr]}\n"
+    )
+    cfg = load_config(TrainConfig, variant, ["optim.warmup_steps=5"])
+    assert cfg.stage == "shrink"
+    assert cfg.optim.lr == pytest.approx(2e-3) and cfg.optim.warmup_steps == 5  # merged
+    assert cfg.data.max_duration == 80.0  # kept from the base
+    assert [s.tasks for s in cfg.data.train] == [["asr"]]  # a list replaces, not appends
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("base: conf/variant.yaml\ntrain: {max_steps: 3}\n")
+    cfg2 = load_config(TrainConfig, twice)
+    assert cfg2.train.max_steps == 3 and cfg2.optim.lr == pytest.approx(2e-3)
+
+
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        ({"a.yaml": "base: missing.yaml\n"}, "missing.yaml: config file not found"),
+        ({"a.yaml": "base: a.yaml\n"}, "includes itself"),
+        ({"a.yaml": "base: b.yaml\n", "b.yaml": "base: a.yaml\n"}, "includes itself"),
+        ({"a.yaml": "base: [b.yaml]\n"}, "must be the path of another config"),
+    ],
+)
+def test_bad_bases(tmp_path, files, message):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(UserError, match=message):
+        load_config(TrainConfig, tmp_path / "a.yaml")
