@@ -63,10 +63,11 @@ def read_yaml(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     base = data.pop(BASE_KEY)
     if not isinstance(base, str) or not base:
         raise UserError(f"'{BASE_KEY}' must be the path of another config", path)
+    seen = (*_seen, path.resolve())
     base_path = (path.parent / base).resolve()
-    if base_path in _seen or base_path == path.resolve():
+    if base_path in seen:
         raise UserError(f"'{BASE_KEY}: {base}' includes itself", path)
-    return merge(read_yaml(base_path, (*_seen, path.resolve())), data)
+    return merge(read_yaml(base_path, seen), data)
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

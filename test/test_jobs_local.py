@@ -60,6 +60,8 @@ def test_jobs_get_their_share_of_the_cpus_as_torch_threads(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
 
     def seen(args: list[str], extra: dict[str, str] | None = None) -> list[str]:
+        for f in tmp_path.glob("out.*"):
+            f.unlink()
         cmd = [RUN_LOCAL, *args, "echo $OMP_NUM_THREADS $MKL_NUM_THREADS > out.JOB"]
         res = subprocess.run(
             [str(a) for a in cmd], cwd=tmp_path, env={**env, **(extra or {})}, capture_output=True
@@ -70,15 +72,9 @@ def test_jobs_get_their_share_of_the_cpus_as_torch_threads(tmp_path):
     cpus = default_max_jobs()
     # one job (a training) gets every CPU; N jobs at once share them
     assert seen(["log/a.log"]) == [f"{cpus} {cpus}"]
-    for f in tmp_path.glob("out.*"):
-        f.unlink()
     share = max(1, cpus // min(cpus, 2))
     assert seen(["JOB=1:2", "log/b.JOB.log"]) == [f"{share} {share}"] * 2
-    for f in tmp_path.glob("out.*"):
-        f.unlink()
     assert seen(["--num-threads", "3", "log/c.log"]) == ["3 3"]
-    for f in tmp_path.glob("out.*"):
-        f.unlink()
     # the user's own setting wins
     assert seen(["log/d.log"], {"OMP_NUM_THREADS": "5"}) == ["5"]
 

@@ -18,10 +18,12 @@ import argparse
 import json
 from pathlib import Path
 
+from soundwave.bin.decode import read_shrink_stats
 from soundwave.errors import UserError, cli_main
 from soundwave.fileio import atomic_write
 from soundwave.models.llm import load_tokenizer
 from soundwave.score.results import read_score
+from soundwave.score.textio import read_utt_texts
 
 VALID_KEY = "valid_asr_wer"
 
@@ -47,11 +49,8 @@ def positions_per_token(decode_dir: Path, tokenizer) -> float | None:
     stats, refs = decode_dir / "shrink_stats.txt", decode_dir / "ref.txt"
     if not (stats.is_file() and refs.is_file()):
         return None
-    positions = {}
-    for line in stats.read_text().splitlines():
-        utt, _seconds, _frames, llm_positions = line.split()
-        positions[utt] = int(llm_positions)
-    text = dict(line.partition(" ")[::2] for line in refs.read_text().splitlines())
+    positions = {utt: n for utt, (_, _, n) in read_shrink_stats(stats).items()}
+    text = read_utt_texts(refs)
     utts = [u for u in positions if u in text]
     tokens = sum(len(tokenizer.encode(text[u], add_special_tokens=False)) for u in utts)
     return sum(positions[u] for u in utts) / tokens if tokens else None

@@ -93,6 +93,15 @@ def write_results(out_dir: Path, results: list[DecodeResult], stats: DecodeStats
     )
 
 
+def read_shrink_stats(path: Path) -> dict[str, tuple[float, int, int]]:
+    """``shrink_stats.txt``: ``{utt: (seconds, adapter frames, LLM positions)}``."""
+    stats = {}
+    for line in path.read_text().splitlines():
+        utt, secs, n_in, n_out = line.split()
+        stats[utt] = (float(secs), int(n_in), int(n_out))
+    return stats
+
+
 def merge_shards(out_dir: Path, num: int) -> None:
     """Concatenate ``<out_dir>/shards/{1..num}`` outputs into ``<out_dir>``."""
     stats = DecodeStats()
@@ -110,11 +119,8 @@ def merge_shards(out_dir: Path, num: int) -> None:
             write_lines(
                 out_dir / name, sorted(line for p in parts for line in p.read_text().splitlines())
             )
-    frames = []
-    if (out_dir / "shrink_stats.txt").is_file():
-        for line in (out_dir / "shrink_stats.txt").read_text().splitlines():
-            _, secs, n_in, n_out = line.split()
-            frames.append((float(secs), int(n_in), int(n_out)))
+    stats_file = out_dir / "shrink_stats.txt"
+    frames = list(read_shrink_stats(stats_file).values()) if stats_file.is_file() else []
     write_json(out_dir / "decode.json", summarize(stats, frames, shards=num))
 
 

@@ -325,13 +325,12 @@ class SoundwaveModel(nn.Module):
         logits = base.get_output_embeddings()(hidden[:, :-1][sel])
         if self.cfg.lm_loss_average == "token":
             return F.cross_entropy(logits.float(), labels[sel]), sel.sum()
-        # every utterance weighs the same, however long its answer
+        # every utterance weighs the same, however long its answer: a token weighs
+        # 1 / its utterance's target length
         losses = F.cross_entropy(logits.float(), labels[sel], reduction="none")
-        row = sel.nonzero(as_tuple=True)[0]
-        per_row = torch.zeros(sel.shape[0], device=losses.device).index_add_(0, row, losses)
         counts = sel.sum(1)
-        has = counts > 0
-        return (per_row[has] / counts[has]).mean(), sel.sum()
+        weights = counts.unsqueeze(1).expand_as(sel)[sel]
+        return (losses / weights).sum() / (counts > 0).sum(), sel.sum()
 
     # ----------------------------------------------------------------- inference
     @torch.no_grad()

@@ -33,15 +33,22 @@ align=exp/${tag}/align
 dir=exp/ablation
 common=("train.valid_interval=${valid_interval}" "train.save_interval=${valid_interval}")
 [ -n "${steps}" ] && common+=("train.max_steps=${steps}")
+# linear5 has no Stage I to start from: it takes the main run's encoder, LLM, LoRA, loss
+# and prompt settings from that run's Stage I config
+mapfile -t shared < <(python - "${align}/soundwave_config.json" <<'PY'
+import json, sys
+model = json.load(open(sys.argv[1]))["model"]
+for key in ("encoder_path", "llm_path", "lora_rank", "lora_alpha", "lm_loss_average", "system_prompt"):
+    print(f"model.{key}={model[key]}")
+PY
+)
 runs=()
 for v in ${variants}; do
   case ${v} in
-    soft) model=("init_from=${align}" "model.bridge=peaks" "model.lookback=dropped" "model.soft_tokens=true") ;;
+    soft) model=("init_from=${align}") ;;  # the main run's Stage II, as configured
     runs|peaks) model=("init_from=${align}" "model.bridge=${v}" "model.lookback=kept" "model.soft_tokens=false") ;;
     none) model=("init_from=${align}" "model.bridge=none" "model.soft_tokens=false") ;;
-    linear5) model=("model.encoder_path=exp/standin/whisper" "model.llm_path=exp/standin/llm"
-                    "model.bridge=linear" "model.stack=5" "model.lora_rank=16" "model.lora_alpha=16"
-                    "model.lm_loss_average=utterance" "model.system_prompt=You are a helpful speech assistant.") ;;
+    linear5) model=("${shared[@]}" "model.bridge=linear" "model.stack=5") ;;
     *) echo "$0: unknown variant ${v}" >&2; exit 1 ;;
   esac
   echo "ablation: ${v}"
