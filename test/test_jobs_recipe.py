@@ -110,3 +110,27 @@ def test_recipes_link_the_shared_scripts(recipe):
         assert link.is_symlink(), f"{link} is not a symlink"
         assert link.resolve().exists(), f"{link} points nowhere"
     assert (recipe / "utils" / "parse_options.sh").is_file()
+
+
+def test_stage_script_per_stage_train_args(tmp_path):
+    """--train-args reach stages 3-5, --align/--shrink/--sft-args only their own stage, after
+    --train-args (a later key=value override wins)."""
+    recipe = tmp_path / "recipe"
+    recipe.mkdir()
+    for name in ("utils", "path.sh", "soundwave.sh"):
+        (recipe / name).symlink_to(REPO / ("utils" if name == "utils" else f"egs/TEMPLATE/{name}"))
+    # every job runner records its command line instead of running it
+    (recipe / "record.sh").write_text('#!/bin/sh\necho "$@" >> calls.txt\n')
+    (recipe / "record.sh").chmod(0o755)
+    (recipe / "cmd.sh").write_text(
+        "export train_cmd=./record.sh decode_cmd=./record.sh cuda_cmd=./record.sh\n"
+    )
+    args = ["--train-args", "a=1 b=2", "--shrink-args", "b=3", "--sft-args", "c=4"]
+    res = sh(["./soundwave.sh", "--stage", "3", "--stop-stage", "5", *args], recipe)
+    assert res.returncode == 0, res.stdout + res.stderr
+    calls = (recipe / "calls.txt").read_text().splitlines()
+    assert [c.split("--exp-dir ")[1] for c in calls] == [
+        "exp/soundwave/align a=1 b=2",
+        "exp/soundwave/shrink init_from=exp/soundwave/align a=1 b=2 b=3",
+        "exp/soundwave/sft init_from=exp/soundwave/shrink a=1 b=2 c=4",
+    ]

@@ -22,6 +22,12 @@ decode_config=conf/decode.yaml
 decode_stages="shrink sft"  # which stage outputs to decode
 decode_tasks="asr"          # tasks decoded on every test set
 train_args=""               # extra key=value overrides for every training stage
+# shellcheck disable=SC2034  # read through ${name}_args in train_stage
+{
+  align_args=""             # ... for one stage only; they come after train_args and win
+  shrink_args=""
+  sft_args=""
+}
 pretrain_hook=""            # a recipe's own stage 2.5 (e.g. stand-in model pretraining)
 ngpu=0
 
@@ -29,6 +35,8 @@ ngpu=0
 help_message="Usage: $0 [options]
   --stage N / --stop-stage N   run stages N..M (1 manifests, 2 fbank, 2.5 recipe hook,
                                3 align, 4 shrink, 5 sft, 6 decode, 7 score)
+  --train-args \"k=v ...\"       overrides for stages 3-5; --align-args, --shrink-args,
+                               --sft-args: for one stage (they win over --train-args)
   --train-set, --valid-set, --test-sets, --tag, --nj, --n-mels, --decode-tasks, ...
   (every variable at the top of $0 is an option)"
 
@@ -78,11 +86,12 @@ fi
 # Stages 3-5: the three Soundwave training stages, each initialised from the previous one.
 train_stage() {  # <stage-number> <name> <config> [init-from]
   local n=$1 name=$2 config=$3 init=${4:-}
+  local own_args=${name}_args  # align_args, shrink_args or sft_args
   stage_on "${n}" || return 0
   log "stage ${n}: ${name} (${config})"
   # shellcheck disable=SC2086
   ${cuda_cmd} --gpu "${ngpu}" "${exp}/${name}/log/train.log" \
-    ${train_py} --config "${config}" --exp-dir "${exp}/${name}" ${init:+init_from=${init}} ${train_args}
+    ${train_py} --config "${config}" --exp-dir "${exp}/${name}" ${init:+init_from=${init}} ${train_args} ${!own_args}
 }
 train_stage 3 align "${align_config}"
 train_stage 4 shrink "${shrink_config}" "${exp}/align"
