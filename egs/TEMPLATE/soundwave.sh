@@ -22,12 +22,9 @@ decode_config=conf/decode.yaml
 decode_stages="shrink sft"  # which stage outputs to decode
 decode_tasks="asr"          # tasks decoded on every test set
 train_args=""               # extra key=value overrides for every training stage
-# shellcheck disable=SC2034  # read through ${name}_args in train_stage
-{
-  align_args=""             # ... for one stage only; they come after train_args and win
-  shrink_args=""
-  sft_args=""
-}
+align_args=""               # ... for one stage only; they come after train_args and win
+shrink_args=""
+sft_args=""
 pretrain_hook=""            # a recipe's own stage 2.5 (e.g. stand-in model pretraining)
 ngpu=0
 
@@ -84,18 +81,17 @@ if [ -n "${pretrain_hook}" ] && stage_on 2.5; then
 fi
 
 # Stages 3-5: the three Soundwave training stages, each initialised from the previous one.
-train_stage() {  # <stage-number> <name> <config> [init-from]
-  local n=$1 name=$2 config=$3 init=${4:-}
-  local own_args=${name}_args  # align_args, shrink_args or sft_args
+train_stage() {  # <stage-number> <name> <config> <init-from or ""> <the stage's own args>
+  local n=$1 name=$2 config=$3 init=$4 own_args=$5
   stage_on "${n}" || return 0
   log "stage ${n}: ${name} (${config})"
   # shellcheck disable=SC2086
   ${cuda_cmd} --gpu "${ngpu}" "${exp}/${name}/log/train.log" \
-    ${train_py} --config "${config}" --exp-dir "${exp}/${name}" ${init:+init_from=${init}} ${train_args} ${!own_args}
+    ${train_py} --config "${config}" --exp-dir "${exp}/${name}" ${init:+init_from=${init}} ${train_args} ${own_args}
 }
-train_stage 3 align "${align_config}"
-train_stage 4 shrink "${shrink_config}" "${exp}/align"
-train_stage 5 sft "${sft_config}" "${exp}/shrink"
+train_stage 3 align "${align_config}" "" "${align_args}"
+train_stage 4 shrink "${shrink_config}" "${exp}/align" "${shrink_args}"
+train_stage 5 sft "${sft_config}" "${exp}/shrink" "${sft_args}"
 
 if stage_on 6; then
   for m in ${decode_stages}; do

@@ -323,8 +323,7 @@ def spread_subset(cuts: CutSet, n: int) -> CutSet:
     total = len(cuts)
     if n >= total:
         return cuts
-    keep = {i * total // n for i in range(n)}
-    return CutSet.from_cuts(cut for i, cut in enumerate(cuts) if i in keep)
+    return CutSet.from_cuts(cuts[i * total // n] for i in range(n))
 
 
 def eval_batches(
@@ -333,9 +332,9 @@ def eval_batches(
     """Fixed-order batches of ``task`` for validation/decoding, with the fixed evaluation
     instruction; utterances without a target for ``task`` are left out.  ``max_utts``
     takes that many utterances evenly spread over ``cuts`` (see :func:`spread_subset`)."""
-    cuts = for_task(cuts, task)
     if max_utts:
         cuts = spread_subset(cuts, max_utts)
+    cuts = for_task(cuts, task)  # tags only the cuts that are decoded
     sampler = DynamicCutSampler(
         cuts, max_duration=cfg.max_duration, max_cuts=cfg.max_cuts, shuffle=False
     )
