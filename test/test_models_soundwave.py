@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 from models_util import feats, model, sharpen_ctc
 
+from soundwave.decode.decode import GenerationConfig
 from soundwave.errors import UserError
 from soundwave.models import SoundwaveModel
 from soundwave.models.adapter import ctc_greedy
@@ -160,6 +163,21 @@ def test_generate_never_emits_the_audio_token_and_restores_mode():
     x, lens = feats([100])
     ids = m.generate_ids(x, lens, ["x"], max_new_tokens=4)
     assert m.audio_token_id not in ids[0] and m.training
+
+
+def test_no_repeat_ngram_size_cuts_a_generation_loop():
+    m = model().eval()
+    loop_token = 7
+    favour = torch.zeros(len(m.tokenizer))
+    favour[loop_token] = 50.0  # a model stuck on one token
+    m.llm.get_output_embeddings().register_forward_hook(lambda mod, inp, out: out + favour)
+    x, lens = feats([100])
+    assert m.generate_ids(x, lens, ["x"], max_new_tokens=6) == [[loop_token] * 6]
+    kwargs = GenerationConfig(max_new_tokens=6, no_repeat_ngram_size=2).kwargs("asr")
+    ids = m.generate_ids(x, lens, ["x"], **kwargs)[0]
+    assert ids[:2] == [loop_token, loop_token] and len(ids) == 6  # one bigram, then others
+    bigrams = list(itertools.pairwise(ids))
+    assert len(set(bigrams)) == len(bigrams)
 
 
 def test_ctc_transcribe_is_greedy_ctc_detokenized():

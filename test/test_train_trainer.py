@@ -11,8 +11,9 @@ from torch import nn
 
 from soundwave.errors import UserError
 from soundwave.train import checkpoint as ckpt
+from soundwave.train import trainer as trainer_module
 from soundwave.train.optim import OptimConfig, lr_factor
-from soundwave.train.trainer import LoopConfig, Trainer
+from soundwave.train.trainer import LoopConfig, Trainer, autocast_dtype
 
 TRUE_W = torch.tensor([[1.5, -2.0, 0.5]])
 
@@ -148,3 +149,18 @@ def test_lr_schedules():
     assert lr_factor(399, noam, 1000) == pytest.approx(math.sqrt(100 / 400))
     const = OptimConfig(warmup_steps=0, scheduler="constant")
     assert lr_factor(500, const, 10) == 1.0
+
+
+def test_autocast_dtype_on_the_cpu(monkeypatch):
+    cpu = torch.device("cpu")
+    assert isinstance(trainer_module.cpu_has_native_bf16(), bool)
+    assert autocast_dtype(LoopConfig(dtype="auto"), cpu) is None
+    assert autocast_dtype(LoopConfig(dtype="float32"), cpu) is None
+    assert autocast_dtype(LoopConfig(dtype="bfloat16"), cpu) is torch.bfloat16
+    # auto_bf16 takes bf16 only where the CPU computes it natively
+    monkeypatch.setattr(trainer_module, "cpu_has_native_bf16", lambda: True)
+    assert autocast_dtype(LoopConfig(dtype="auto_bf16"), cpu) is torch.bfloat16
+    monkeypatch.setattr(trainer_module, "cpu_has_native_bf16", lambda: False)
+    assert autocast_dtype(LoopConfig(dtype="auto_bf16"), cpu) is None
+    with pytest.raises(ValueError, match="auto_bf16"):
+        LoopConfig(dtype="bf16")

@@ -28,6 +28,9 @@ class GenerationConfig:
     temperature: float = 1.0
     top_p: float = 1.0
     repetition_penalty: float = 1.0
+    # >0: no token n-gram of this size twice in an answer (cuts the loops of a model that
+    # has not learnt to stop: "sixty sixty sixty ..."); the task's text must not need one
+    no_repeat_ngram_size: int = 0
 
     def kwargs(self, task: str | None = None) -> dict[str, Any]:
         kw: dict[str, Any] = {
@@ -38,6 +41,8 @@ class GenerationConfig:
             kw.update(do_sample=True, temperature=self.temperature, top_p=self.top_p)
         if self.repetition_penalty != 1.0:
             kw["repetition_penalty"] = self.repetition_penalty
+        if self.no_repeat_ngram_size:
+            kw["no_repeat_ngram_size"] = self.no_repeat_ngram_size
         return kw
 
 

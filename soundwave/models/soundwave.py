@@ -381,16 +381,19 @@ class SoundwaveModel(nn.Module):
             plan = self._plan(enc, instructions, None, left_pad=True)
             embeds = embed_splice(self.llm.get_input_embeddings(), enc.embeds, plan)
             gen_kwargs.setdefault("suppress_tokens", [self.audio_token_id])
-            out = self.llm.generate(
-                inputs_embeds=embeds,
-                attention_mask=plan.attention_mask,
-                max_new_tokens=max_new_tokens,
-                num_beams=num_beams,
-                do_sample=do_sample,
-                pad_token_id=self.tokenizer.pad_token_id,
-                eos_token_id=self.eos_ids,
-                **gen_kwargs,
-            )
+            with warnings.catch_warnings():
+                # n-gram limits apply to the answer only, as wanted: the prompt is embeddings
+                warnings.filterwarnings("ignore", message=".*no_repeat_ngram_size.*inputs_embeds")
+                out = self.llm.generate(
+                    inputs_embeds=embeds,
+                    attention_mask=plan.attention_mask,
+                    max_new_tokens=max_new_tokens,
+                    num_beams=num_beams,
+                    do_sample=do_sample,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                    eos_token_id=self.eos_ids,
+                    **gen_kwargs,
+                )
         finally:
             self.train(was_training)
         eos = set(self.eos_ids)

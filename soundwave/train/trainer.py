@@ -33,6 +33,8 @@ from soundwave.train.optim import OptimConfig, build_optimizer, build_scheduler
 
 log = logging.getLogger("soundwave.train")
 
+DTYPE_CHOICES = ("auto", "auto_bf16", "float32", "bfloat16", "float16")
+
 
 @dataclass
 class LoopConfig:
@@ -44,15 +46,17 @@ class LoopConfig:
     keep_last: int = 3
     average_last: int = 1  # average the last N checkpoints for the exported model
     seed: int = 42
-    dtype: str = "auto"  # auto (bf16 on GPU, fp32 on CPU) | float32 | bfloat16 | float16
+    # auto: bf16 (fp16 without bf16) autocast on GPUs, fp32 on CPUs; auto_bf16: also bf16
+    # on CPUs that compute it natively (emulated bf16 is slower than fp32) | float32 | ...
+    dtype: str = "auto"
     strategy: str = "ddp"  # ddp | fsdp (LLMs of 7B+ on GPUs)
     max_bad_steps: int = 20  # stop after this many skipped (NaN/inf) batches
     progress_bar: bool = True
 
     def __post_init__(self) -> None:
-        if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
+        if self.dtype not in DTYPE_CHOICES:
             raise ValueError(
-                f"train.dtype must be auto, float32, bfloat16 or float16, not '{self.dtype}'"
+                f"train.dtype must be one of {', '.join(DTYPE_CHOICES)}, not '{self.dtype}'"
             )
         if self.strategy not in ("ddp", "fsdp"):
             raise ValueError(f"train.strategy must be ddp or fsdp, not '{self.strategy}'")
@@ -63,11 +67,24 @@ BatchFactory = Callable[[int, int], Iterable[dict[str, Any]]]
 ValidFn = Callable[[nn.Module], dict[str, float]]
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 matrix products natively (AVX512-BF16 or AMX)."""
+    try:
+        return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    except AttributeError:  # a torch without these probes: assume emulation
+        return False
+
+
 def autocast_dtype(cfg: LoopConfig, device: torch.device) -> torch.dtype | None:
-    if cfg.dtype == "float32" or (cfg.dtype == "auto" and device.type != "cuda"):
+    """The autocast dtype of ``train.dtype`` on ``device``; None: run in fp32."""
+    if cfg.dtype in ("auto", "auto_bf16"):
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        # measured on a 2-core AVX512-BF16 CPU: a 2.6 M-parameter LM's step 28 % faster in
+        # bf16, a 1 M-parameter Whisper encoder's 10 % slower; hence opt-in per config
+        return torch.bfloat16 if cfg.dtype == "auto_bf16" and cpu_has_native_bf16() else None
+    if cfg.dtype == "float32":
         return None
-    if cfg.dtype == "auto":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return getattr(torch, cfg.dtype)
 
 
