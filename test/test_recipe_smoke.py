@@ -7,7 +7,8 @@ best constant answer) recorded, and that speaker gender, the one skill a few hun
 steps learn, beats chance on the unseen test speakers by a clear margin.
 
 The smoke configuration (600 utterances, 250 encoder and 50 LLM steps, then 100 / 200 /
-30 steps for Stages I / II / III; measured 3 min 39 s and 0.95 GB peak memory on 2 cores)
+30 steps for Stages I / II / III; measured 3 min 39 s and 0.95 GB peak memory on 2 cores,
+4 min 34 s and 1.46 GB a day later on the same, then slower, machine)
 is too short for the language tasks: gender reaches 97.5 / 92.5 / 95.0 % for seeds
 0 / 1 / 2 on the 40 test utterances (chance 60 %), while WER (~90 %), BLEU (~1) and QA
 (0 %) stay at their constant answers.  That the method learns those is shown by the full run's RESULTS.md,
