@@ -150,3 +150,50 @@ def test_overlays_speak_generated_timbres_beyond_espeaks_voice_limit(tmp_path):
         say(f"--path={where[t.name]}", "-v", f"en-us+{t.name}") for t in (ts[0], ts[-1])
     )
     assert len({stock, first, final}) == 3
+
+
+def test_accent_rules_are_drawn_only_when_asked_and_never_the_test_accents():
+    plain = timbre.random_timbre("sw-train0001", "male", random.Random(5))
+    again = timbre.random_timbre("sw-train0001", "male", random.Random(5), accent_rate=0.0)
+    assert plain == again and plain.replacements == ()
+    accented = timbre.random_timbre("sw-train0001", "male", random.Random(5), accent_rate=0.3)
+    assert accented.formants == plain.formants  # the timbre itself is drawn as before
+    rng = random.Random(2)
+    drawn = [timbre.random_timbre("sw-x", "female", rng, 0.3).replacements for _ in range(300)]
+    mean = sum(map(len, drawn)) / len(drawn)
+    assert 0.3 * len(timbre.ACCENT_RULES) * 0.8 < mean < 0.3 * len(timbre.ACCENT_RULES) * 1.2
+    assert all(ph != "h" for rules in drawn for _, ph, _ in rules)  # h-dropping: test only
+    every = timbre.random_timbre("sw-x", "female", random.Random(0), accent_rate=1.0)
+    assert len(every.replacements) == len(timbre.ACCENT_RULES)
+    assert "\nreplace 00 T " in every.render()
+    with pytest.raises(ValueError, match="training split only"):
+        sp.make_speakers("test", 4, random.Random(0), accent_rate=0.3)
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
+def test_espeak_speaks_a_generated_accent(tmp_path):
+    base = timbre.random_timbre("sw-train0001", "male", random.Random(0))
+    th_fronting = timbre.Timbre(**{**vars(base), "replacements": (("00", "T", "f"),)})
+    where = timbre.espeak_overlays(tmp_path / "espeak", [th_fronting])
+
+    def phonemes(voice: str) -> str:
+        cmd = ["espeak-ng", f"--path={where[base.name]}", "-q", "-x", "-v", voice, "three things"]
+        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()
+
+    assert phonemes("en-us") == ["Tr'i:", "T'INz"]
+    assert phonemes(f"en-us+{base.name}") == ["fr'i:", "f'INz"]
+
+
+def test_converted_flite_speakers_cross_into_the_other_gender():
+    plain = sp.make_speakers("train", 40, random.Random(4))
+    assert plain == sp.make_speakers("train", 40, random.Random(4), flite_conversion=0.0)
+    converted = sp.make_speakers("train", 40, random.Random(4), flite_conversion=1.0)
+    flite = [s for s in converted if s.engine == "flite"]
+    assert {s.base for s in flite} == {"slt", "kal16"}
+    for s in flite:
+        gender, _, (low, high) = sp.FLITE_CONVERSIONS[s.base]
+        assert s.gender == gender != sp.FLITE_VOICES[s.base][0]
+        assert low <= s.warp <= high
+        heard_f0 = s.pitch / s.warp  # the resampling divides every frequency by the warp
+        assert (heard_f0 < 130) if gender == "male" else (heard_f0 > 170), s.describe()
+        assert 0.89 < s.rate * s.warp < 1.16  # the stretch (2 decimals) makes up for the warp

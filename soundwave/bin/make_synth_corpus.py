@@ -99,6 +99,18 @@ def main(argv: list[str] | None = None) -> None:
         help="share of espeak-ng training speakers with a generated timbre (%(default)s)",
     )
     parser.add_argument(
+        "--accent-rules",
+        type=float,
+        default=default.accent_rules,
+        help="probability of each accent rule in a generated timbre (%(default)s)",
+    )
+    parser.add_argument(
+        "--flite-conversion",
+        type=float,
+        default=default.flite_conversion,
+        help="share of flite training speakers converted into the other gender (%(default)s)",
+    )
+    parser.add_argument(
         "--train-warp",
         type=float,
         default=default.train_warp,
@@ -126,7 +138,13 @@ def main(argv: list[str] | None = None) -> None:
         if value < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
         sizes[name] = value
-    for name in ("test_heldout_frac", "test_seen_frac", "generated_timbres"):
+    for name in (
+        "test_heldout_frac",
+        "test_seen_frac",
+        "generated_timbres",
+        "accent_rules",
+        "flite_conversion",
+    ):
         if not 0 <= getattr(args, name) <= 1:
             raise UserError(f"--{name.replace('_', '-')} must be in [0, 1]")
     if args.test_heldout_frac + args.test_seen_frac > 1:
@@ -141,6 +159,8 @@ def main(argv: list[str] | None = None) -> None:
         test_seen_frac=args.test_seen_frac,
         engines=args.engines,
         generated_timbres=args.generated_timbres,
+        accent_rules=args.accent_rules,
+        flite_conversion=args.flite_conversion,
         train_warp=args.train_warp,
         **sizes,
     )

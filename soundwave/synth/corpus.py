@@ -72,8 +72,12 @@ class CorpusConfig:
     engines: tuple[str, ...] = ENGINES
     flite_share: float = 0.15
     # training speakers only (dev/test keep the stock voices): the share of espeak-ng
-    # speakers with a generated timbre of their own, and the largest per-speaker warp
+    # speakers with a generated timbre of their own, the rate of accent rules in those
+    # timbres, the share of flite speakers converted into the other gender, and the
+    # largest per-speaker warp
     generated_timbres: float = 0.0
+    accent_rules: float = 0.0
+    flite_conversion: float = 0.0
     train_warp: float = 0.0
 
     def utts(self, split: str) -> int:
@@ -142,6 +146,8 @@ def make_plan(cfg: CorpusConfig) -> Plan:
             cfg.flite_share,
             cfg.generated_timbres if s == "train" else 0.0,
             cfg.train_warp if s == "train" else 0.0,
+            cfg.accent_rules if s == "train" else 0.0,
+            cfg.flite_conversion if s == "train" else 0.0,
         )
         for s in SPLITS
     }

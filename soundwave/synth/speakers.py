@@ -12,7 +12,9 @@ are unseen" is the same for every corpus:
 - each flite voice belongs to one split: kal16 + slt (train), rms (dev), awb (test).
 
 Gender comes from the variant (espeak-ng's own ``gender`` field, checked by ear-free F0
-measurement: female variants 170-270 Hz, male 85-130 Hz) or the flite voice.  Variants
+measurement: female variants 170-270 Hz, male 85-130 Hz) or the flite voice; a training
+flite speaker may be *converted* (:data:`FLITE_CONVERSIONS`): its voice resampled so far
+that pitch and formants move into the other gender's range, which it is then labelled.  Variants
 that whisper, croak, sound robotic or like a child are not used.
 """
 
@@ -93,6 +95,15 @@ FLITE_VOICES = {
 }
 FLITE_SPLIT = {"train": ("kal16", "slt"), "dev": ("rms",), "test": ("awb",)}
 
+# training flite voice -> (gender, F0 target range in Hz, warp range) of its conversion:
+# flite has two training voices only, and each is one speaker; resampled by the warp
+# (frequencies / warp), slt's female formants fall by 17-20 % and its F0 to 100-125 Hz, a
+# male voice, and kal16's rise by 12-18 % with F0 at 180-225 Hz, a female one
+FLITE_CONVERSIONS = {
+    "slt": ("male", (125, 150), (1.2, 1.25)),
+    "kal16": ("female", (160, 190), (0.85, 0.89)),
+}
+
 ENGINES = ("espeak-ng", "flite")
 
 
@@ -165,7 +176,9 @@ class Speaker:
         ]
 
 
-def _espeak(split: str, gender: str, rng: random.Random, timbre_name: str | None) -> tuple:
+def _espeak(
+    split: str, gender: str, rng: random.Random, timbre_name: str | None, accent_rate: float
+) -> tuple:
     if split == "train" or rng.random() < 0.5:
         base = rng.choice(TRAIN_BASES)
     else:
@@ -174,25 +187,32 @@ def _espeak(split: str, gender: str, rng: random.Random, timbre_name: str | None
     if timbre_name is None:
         variant = rng.choice(VARIANTS[split, gender])
     else:
-        timbre = random_timbre(timbre_name, gender, rng)
+        timbre = random_timbre(timbre_name, gender, rng, accent_rate)
         variant = timbre.name
     rate = rng.randrange(145, 191, 5)
     pitch = rng.randrange(*ESPEAK_PITCH[gender], 5)
     gap = rng.choice((0, 0, 1, 2))
-    return ("espeak-ng", base, variant, gender, float(rate), pitch, gap, timbre)
+    return ("espeak-ng", base, variant, gender, float(rate), pitch, gap, timbre), 1.0
 
 
 _STRETCHES = (0.9, 0.95, 1.0, 1.05, 1.1, 1.15)
 _F0_STEP = 5
 
 
-def _flite(split: str, index: int, rng: random.Random) -> tuple:
+def _flite(split: str, index: int, rng: random.Random, conversion: float) -> tuple:
+    """A flite speaker's spec and its warp (before the per-speaker jitter); converted with
+    probability ``conversion``."""
     names = FLITE_SPLIT[split]
     name = names[index % len(names)]
     gender, f0_range = FLITE_VOICES[name]
-    stretch = rng.choice(_STRETCHES)
+    warp = 1.0
+    if conversion and rng.random() < conversion:
+        gender, f0_range, warp_range = FLITE_CONVERSIONS[name]
+        warp = round(rng.uniform(*warp_range), 2)
+    # the warp also slows the speech by its factor: the stretch makes up for it
+    stretch = round(rng.choice(_STRETCHES) / warp, 2)
     f0 = rng.randrange(f0_range[0], f0_range[1] + 1, _F0_STEP) if f0_range else 0
-    return ("flite", name, "", gender, stretch, f0, 0, None)
+    return ("flite", name, "", gender, stretch, f0, 0, None), warp
 
 
 def _flite_capacity(split: str) -> int:
@@ -215,19 +235,25 @@ def make_speakers(
     flite_share: float = 0.15,
     generated_share: float = 0.0,
     max_warp: float = 0.0,
+    accent_rate: float = 0.0,
+    flite_conversion: float = 0.0,
 ) -> list[Speaker]:
     """``n`` distinct speakers of ``split``, genders alternating, ids ``<prefix><nnn>``.
 
     About ``flite_share`` of them are flite voices (when flite is among ``engines``), about
     ``generated_share`` of the espeak-ng ones have a generated timbre of their own instead
-    of a stock variant, and every speaker's ``warp`` is drawn from 1 +- ``max_warp``.  The
-    last two widen what training hears: they are for the training split only, so that
-    dev and test stay the stock voices.
+    of a stock variant (each with accent rules drawn at ``accent_rate``: see
+    :func:`random_timbre`), about ``flite_conversion`` of the flite ones are converted into
+    the other gender (:data:`FLITE_CONVERSIONS`), and every speaker's ``warp`` is
+    multiplied by a factor drawn from 1 +- ``max_warp``.  These widen what training hears: they are for the training split only, so that dev
+    and test stay the stock voices.
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}")
-    if split != "train" and (generated_share or max_warp):
-        raise ValueError("generated timbres and warping are for the training split only")
+    if split != "train" and (generated_share or max_warp or accent_rate or flite_conversion):
+        raise ValueError(
+            "generated timbres, accents, warps and conversions are for the training split only"
+        )
     n_flite = round(n * flite_share) if "flite" in engines else 0
     if "espeak-ng" not in engines:
         n_flite = n
@@ -238,15 +264,16 @@ def make_speakers(
     while len(specs) < n:
         i = len(specs)
         if i < n_flite:
-            spec = _flite(split, i, rng)
+            spec, warp = _flite(split, i, rng, flite_conversion)
         else:
             k = i - n_flite
             # spread evenly over each gender's espeak-ng speakers (every 1/share-th one)
             j = k // 2
             generated = int((j + 1) * generated_share) > int(j * generated_share)
             name = f"{GENERATED_PREFIX}{split}{i:04d}" if generated else None
-            spec = _espeak(split, ("female", "male")[k % 2], rng, name)
-        warp = round(rng.uniform(1 - max_warp, 1 + max_warp), 2) if max_warp else 1.0
+            spec, warp = _espeak(split, ("female", "male")[k % 2], rng, name, accent_rate)
+        if max_warp:
+            warp = round(warp * rng.uniform(1 - max_warp, 1 + max_warp), 2)
         spec = (*spec, warp)
         key = spec[:3] + spec[4:6] + spec[-1:]
         tries += 1

@@ -7,7 +7,11 @@ just a text file of formant, pitch and voice-quality settings (espeak-ng's ``!v/
 format), so training speakers can each get their own, drawn at random within the ranges
 that the stock human-sounding variants span (a gender-dependent vocal-tract scale of all
 formant frequencies, per-formant jitter, bandwidths, amplitudes, pitch range, flutter,
-roughness, breathiness, echo, voicing and consonant levels).
+roughness, breathiness, echo, voicing and consonant levels).  A variant may also carry
+``replace`` rules, phoneme substitutions that espeak-ng applies after its letter-to-sound
+rules: :data:`ACCENT_RULES` are features of English accents (th-fronting and -stopping,
+g-dropping, vowel shifts), drawn per speaker so that training also hears accents that no
+stock voice has.  (``phonemes`` and ``dictrules`` lines are ignored in variants.)
 
 espeak-ng reads variants from its data directory only; :func:`espeak_overlays` builds
 data directories of symbolic links to the system one plus the generated files, passed to
@@ -34,6 +38,28 @@ _PITCH_BASE = {"female": (140, 200), "male": (65, 100)}  # Hz at the bottom of t
 _PITCH_SPAN = {"female": (40, 90), "male": (25, 45)}
 
 
+# (flags, phoneme, its accent realisations): espeak-ng's `replace` flags are bit 0 "only in
+# unstressed syllables", bit 1 "only at the end of a word".  Drawn from the stock training
+# accents' own rules and common features of English accents; the held-out test accent's
+# own rule (en-gb-x-gbcwmd: "replace 00 h NULL", h-dropping) is deliberately not among them.
+ACCENT_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("00", "T", ("f", "t[")),  # thin: fin / tin
+    ("00", "D", ("v", "d")),  # this: vis / dis
+    ("03", "N", ("n",)),  # nothin'
+    ("00", "V", ("U",)),  # northern English foot-strut merger
+    ("00", "aI", ("OI", "aI2")),
+    ("00", "eI", ("aI", "e:")),
+    ("00", "oU", ("aU", "o:")),
+    ("00", "i:", ("@i",)),
+    ("03", "I", ("i",)),
+    ("03", "@", ("V", "a#")),
+    ("03", "3", ("a#",)),
+    ("00", "o@", ("O@",)),
+    ("00", "U@", ("o@",)),
+    ("02", "u:", ("U",)),
+)
+
+
 @dataclass(frozen=True)
 class Timbre:
     """One generated variant; ``render()`` is its espeak-ng voice-file text."""
@@ -48,6 +74,7 @@ class Timbre:
     echo: tuple[int, int]  # delay ms, amplitude %
     voicing: int
     consonants: tuple[int, int]
+    replacements: tuple[tuple[str, str, str], ...] = ()  # (flags, phoneme, replacement)
 
     def render(self) -> str:
         lines = [
@@ -64,11 +91,13 @@ class Timbre:
         ]
         if any(self.breath):
             lines.append("breath " + " ".join(map(str, self.breath)))
+        lines += [f"replace {flags} {ph} {new}" for flags, ph, new in self.replacements]
         return "\n".join(lines) + "\n"
 
 
-def random_timbre(name: str, gender: str, rng: random.Random) -> Timbre:
-    """A timbre of ``gender`` drawn from ``rng`` (see the module docstring for the ranges)."""
+def random_timbre(name: str, gender: str, rng: random.Random, accent_rate: float = 0.0) -> Timbre:
+    """A timbre of ``gender`` drawn from ``rng`` (see the module docstring for the ranges),
+    with each of :data:`ACCENT_RULES` applied with probability ``accent_rate``."""
     if gender not in _TRACT_SCALE:
         raise ValueError(f"gender must be female or male, not {gender!r}")
     if not name.startswith(GENERATED_PREFIX):
@@ -95,6 +124,16 @@ def random_timbre(name: str, gender: str, rng: random.Random) -> Timbre:
         echo=(rng.choice((0, rng.randint(40, 140))), rng.randint(0, 15)),
         voicing=rng.randint(60, 140),
         consonants=(rng.randint(60, 140), rng.randint(60, 140)),
+        # drawn last, and only when asked for: accent_rate 0 draws the timbres of before
+        replacements=_accent(rng, accent_rate) if accent_rate else (),
+    )
+
+
+def _accent(rng: random.Random, rate: float) -> tuple[tuple[str, str, str], ...]:
+    return tuple(
+        (flags, ph, rng.choice(options))
+        for flags, ph, options in ACCENT_RULES
+        if rng.random() < rate
     )
 
 

@@ -24,6 +24,8 @@ num_dev=200
 num_test=300
 test_sets="dev test"   # decoded and scored
 generated_timbres=0.6  # training speakers with a timbre of their own (dev/test: stock voices)
+accent_rules=0         # each accent rule's probability in a generated timbre (see local/data.sh)
+flite_conversion=0     # share of flite training speakers converted into the other gender
 train_warp=0.08        # per-speaker frequency warp of the training speakers
 standin_steps=""  # "ENCODER LLM" pretraining steps; default: conf/standin_*.yaml
 decode_stages="sft"    # the final model; "shrink sft" decodes Stage II too (+2 min)
@@ -65,7 +67,8 @@ if stage_on 0; then
   echo "stage 0: synthesising the corpus"
   local/data.sh --seed "${seed}" --nj "${nj}" --num-train "${num_train}" --spk-train "${spk_train}" \
     --num-dev "${num_dev}" --num-test "${num_test}" \
-    --generated-timbres "${generated_timbres}" --train-warp "${train_warp}"
+    --generated-timbres "${generated_timbres}" --accent-rules "${accent_rules}" \
+    --flite-conversion "${flite_conversion}" --train-warp "${train_warp}"
 fi
 
 ./soundwave.sh --stage "${stage}" --stop-stage "${stop_stage}" --nj "${nj}" --ngpu "${ngpu}" --tag "${tag}" \
