@@ -36,6 +36,15 @@ SMOKE = {
     "num_text_dev": 50,
 }
 
+# the options that are shares / probabilities in [0, 1] (CorpusConfig fields) and their help
+SHARES = {
+    "test_heldout_frac": "share of test with held-out slot combinations",
+    "test_seen_frac": "share of test repeating training texts",
+    "generated_timbres": "share of espeak-ng training speakers with a generated timbre",
+    "accent_rules": "probability of each accent rule in a generated timbre",
+    "flite_conversion": "share of flite training speakers converted into the other gender",
+}
+
 
 def _engines(value: str) -> tuple[str, ...]:
     names = tuple(v for v in value.split(",") if v)
@@ -70,18 +79,13 @@ def main(argv: list[str] | None = None) -> None:
             type=int,
             help=f"{split} speakers ({getattr(default, 'spk_' + split)})",
         )
-    parser.add_argument(
-        "--test-heldout-frac",
-        type=float,
-        default=default.test_heldout_frac,
-        help="share of test with held-out slot combinations (%(default)s)",
-    )
-    parser.add_argument(
-        "--test-seen-frac",
-        type=float,
-        default=default.test_seen_frac,
-        help="share of test repeating training texts (%(default)s)",
-    )
+    for name, what in SHARES.items():
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=float,
+            default=getattr(default, name),
+            help=f"{what} (%(default)s)",
+        )
     parser.add_argument(
         "--num-text-train", type=int, help=f"LLM text corpus sentences ({default.num_text_train})"
     )
@@ -91,24 +95,6 @@ def main(argv: list[str] | None = None) -> None:
         type=_engines,
         default=default.engines,
         help="comma-separated TTS engines (%(default)s)",
-    )
-    parser.add_argument(
-        "--generated-timbres",
-        type=float,
-        default=default.generated_timbres,
-        help="share of espeak-ng training speakers with a generated timbre (%(default)s)",
-    )
-    parser.add_argument(
-        "--accent-rules",
-        type=float,
-        default=default.accent_rules,
-        help="probability of each accent rule in a generated timbre (%(default)s)",
-    )
-    parser.add_argument(
-        "--flite-conversion",
-        type=float,
-        default=default.flite_conversion,
-        help="share of flite training speakers converted into the other gender (%(default)s)",
     )
     parser.add_argument(
         "--train-warp",
@@ -138,13 +124,7 @@ def main(argv: list[str] | None = None) -> None:
         if value < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
         sizes[name] = value
-    for name in (
-        "test_heldout_frac",
-        "test_seen_frac",
-        "generated_timbres",
-        "accent_rules",
-        "flite_conversion",
-    ):
+    for name in SHARES:
         if not 0 <= getattr(args, name) <= 1:
             raise UserError(f"--{name.replace('_', '-')} must be in [0, 1]")
     if args.test_heldout_frac + args.test_seen_frac > 1:
@@ -155,12 +135,8 @@ def main(argv: list[str] | None = None) -> None:
         raise UserError("--nj must be at least 1")
     cfg = CorpusConfig(
         seed=args.seed,
-        test_heldout_frac=args.test_heldout_frac,
-        test_seen_frac=args.test_seen_frac,
         engines=args.engines,
-        generated_timbres=args.generated_timbres,
-        accent_rules=args.accent_rules,
-        flite_conversion=args.flite_conversion,
+        **{name: getattr(args, name) for name in SHARES},
         train_warp=args.train_warp,
         **sizes,
     )
