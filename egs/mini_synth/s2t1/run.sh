@@ -43,6 +43,7 @@ help_message="Usage: $0 [--stage N] [--stop-stage N] [--smoke true] [--seed N] [
 . ./path.sh
 # shellcheck source=/dev/null
 . ./cmd.sh
+cli_args=("$@")  # parsed again after the smoke presets
 # shellcheck source=/dev/null
 . utils/parse_options.sh
 
@@ -51,9 +52,12 @@ if "${smoke}"; then
   # hundred steps learn (gender: the stand-in encoder is trained to keep it, Stage II
   # learns to answer it: test accuracy after 150 steps of 30 s 40 % (seed 0), of 60 s
   # 75 % (seed 1), 200 steps of 60 s 92.5 % (seed 1)); the language tasks need the full run
-  num_train=600 spk_train=60 num_dev=20 num_test=40 test_sets=test
-  # the stand-in LLM's 20 steps teach it nothing the smoke can score (50 took 9 s more)
-  standin_steps=${standin_steps:-"250 20"}  # unless given with --standin-steps
+  # (the stand-in LLM's 20 steps teach it nothing the smoke can score; 50 took 9 s more)
+  num_train=600 spk_train=60 num_dev=20 num_test=40 test_sets=test standin_steps="250 20"
+  # presets, not overrides: what the command line gives still wins
+  set -- "${cli_args[@]}"
+  # shellcheck source=/dev/null
+  . utils/parse_options.sh
   train_args="optim.warmup_steps=10 train.valid_interval=0 ${train_args}"
   align_args="train.max_steps=100 data.max_duration=60 ${align_args}"
   shrink_args="train.max_steps=200 data.max_duration=60 ${shrink_args}"
