@@ -13,7 +13,7 @@ from transformers.utils import logging as hf_logging
 
 from soundwave.models.config import SoundwaveConfig
 from soundwave.models.soundwave import SoundwaveModel
-from soundwave.models.tiny import build_tiny_llm, build_tiny_official, build_tiny_whisper
+from soundwave.offline.tiny import build_tiny_llm, build_tiny_official, build_tiny_whisper
 
 hf_logging.disable_progress_bar()
 hf_logging.set_verbosity_error()

@@ -9,8 +9,8 @@ import yaml
 from transformers.utils import logging as hf_logging
 
 from soundwave.bin import combine_cuts, compute_fbank, make_manifests
-from soundwave.models.tiny import build_tiny_llm, build_tiny_whisper
-from soundwave.synth.corpus import CorpusConfig, build
+from soundwave.offline.synth.corpus import CorpusConfig, build
+from soundwave.offline.tiny import build_tiny_llm, build_tiny_whisper
 
 hf_logging.disable_progress_bar()
 hf_logging.set_verbosity_error()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from soundwave.bin import compare_runs, score
-from soundwave.models.tiny import build_tiny_tokenizer
+from soundwave.offline.tiny import build_tiny_tokenizer
 
 
 def make_run(root, name, curve, sec_per_step, hyp, positions):

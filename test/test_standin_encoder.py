@@ -15,24 +15,24 @@ from transformers import WhisperFeatureExtractor, WhisperModel
 
 from soundwave.errors import UserError
 from soundwave.models.encoder import WhisperAudioEncoder
-from soundwave.standin.encoder import (
+from soundwave.offline.standin.encoder import (
     CTC_ALPHABET,
     EncoderCTCCollator,
     EncoderCTCPretrainer,
-    build_whisper_config,
     ctc_greedy_decode,
     encoder_forward,
     normalize_text,
     save_whisper,
     text_to_ids,
 )
-from soundwave.standin.llm import count_parameters
+from soundwave.offline.standin.llm import count_parameters
+from soundwave.offline.tiny import whisper_config
 
 TEXTS = ["turn on the light", "what time is it", "good morning"]
 
 
 def tiny(n_mels: int = 80, **kw) -> EncoderCTCPretrainer:
-    cfg = build_whisper_config(n_mels=n_mels, d_model=64, layers=2, heads=2, dropout=0.0, **kw)
+    cfg = whisper_config(n_mels=n_mels, d_model=64, layers=2, heads=2, dropout=0.0, **kw)
     return EncoderCTCPretrainer(cfg)
 
 
@@ -144,7 +144,7 @@ def test_saved_dir_is_a_whisper_model(tmp_path):
 
 
 def test_default_size():
-    model = EncoderCTCPretrainer(build_whisper_config())
+    model = EncoderCTCPretrainer(whisper_config())
     assert 1.0e6 < count_parameters(model, trainable_only=True) < 1.2e6
     assert model.config.max_source_positions == 1500  # Whisper's 30 s geometry
 
@@ -153,7 +153,7 @@ def test_fresh_frontend_keeps_the_audio_above_the_positions():
     """HF's default init (std 0.02) left the audio at 1/40 of the sinusoidal positions at
     stand-in width, and CTC pretraining sat on its blank plateau (dev WER 94.6 % vs 87.7 %
     after 400 steps of the default recipe); the He-initialised convolutions keep it."""
-    model = EncoderCTCPretrainer(build_whisper_config())
+    model = EncoderCTCPretrainer(whisper_config())
     encoder = model.encoder
     feats = torch.randn(4, 80, 300) * 0.5  # the scale of Whisper log-mels
     with torch.no_grad():

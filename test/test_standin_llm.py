@@ -10,19 +10,19 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from soundwave.errors import UserError
-from soundwave.standin.llm import (
+from soundwave.offline.standin.llm import (
     CausalLMPretrainer,
     TextSFTCollator,
     build_llm,
-    build_llm_config,
     count_parameters,
     load_records,
     save_llm,
     text_task_scores,
 )
-from soundwave.standin.prompts import SYSTEM_PROMPT, task_phrasings, user_prompt
-from soundwave.standin.text_data import IGNORE_INDEX
-from soundwave.standin.tokenizer import train_tokenizer
+from soundwave.offline.standin.prompts import SYSTEM_PROMPT, task_phrasings, user_prompt
+from soundwave.offline.standin.text_data import IGNORE_INDEX
+from soundwave.offline.standin.tokenizer import train_tokenizer
+from soundwave.offline.tiny import llm_config
 from soundwave.tasks.registry import get_task
 
 RECORDS = [
@@ -65,7 +65,7 @@ HEADERS = {
 
 
 def tiny_config(tok, arch="llama"):
-    return build_llm_config(tok, arch=arch, hidden=64, layers=2, heads=4, kv_heads=2)
+    return llm_config(tok, arch=arch, hidden=64, layers=2, heads=4, kv_heads=2)
 
 
 @pytest.mark.parametrize("style", ["llama", "qwen2"])
@@ -164,7 +164,7 @@ def test_a_tokenizer_that_would_not_reload_is_refused(corpus, tmp_path):
 
 def test_default_size(corpus):
     tok = corpus[1]["llama"]
-    config = build_llm_config(tok)  # 400-piece vocab here; the recipe uses ~1000
+    config = llm_config(tok)  # 400-piece vocab here; the recipe uses ~1000
     params = count_parameters(build_llm(config))
     embeddings = 2 * config.vocab_size * config.hidden_size  # untied input/output
     assert 2.1e6 < params - embeddings + 2 * 1000 * 192 < 2.8e6
@@ -174,7 +174,7 @@ def test_default_size(corpus):
         768,
     )
     with pytest.raises(ValueError, match="arch"):
-        build_llm_config(tok, arch="gpt2")
+        llm_config(tok, arch="gpt2")
 
 
 def test_load_records_errors(tmp_path):

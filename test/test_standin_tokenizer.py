@@ -10,7 +10,7 @@ import sentencepiece as spm
 from transformers import AutoTokenizer
 
 from soundwave.errors import UserError
-from soundwave.standin.tokenizer import (
+from soundwave.offline.standin.tokenizer import (
     BOS,
     EOS,
     PAD,

@@ -14,10 +14,10 @@ import soundfile as sf
 
 from soundwave.data.kaldi import read_table
 from soundwave.data.validate import validate_data_dir
-from soundwave.standin.text_data import load_records
-from soundwave.synth import english, grammar
-from soundwave.synth.corpus import CorpusConfig, build, make_plan
-from soundwave.synth.speakers import timbres
+from soundwave.offline.standin.text_data import load_records
+from soundwave.offline.synth import english, grammar
+from soundwave.offline.synth.corpus import CorpusConfig, build, make_plan
+from soundwave.offline.synth.speakers import timbres
 
 pytestmark = pytest.mark.skipif(
     shutil.which("espeak-ng") is None or shutil.which("flite") is None,

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from soundwave.synth import english, german, grammar, qa
-from soundwave.synth.lexicon import OBJECTS, ROOMS
+from soundwave.offline.synth import english, german, grammar, qa
+from soundwave.offline.synth.lexicon import OBJECTS, ROOMS
 
 # hand-checked English -> German pairs: (family, fixed choices, English, German)
 PAIRS = [

@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from soundwave.synth import speakers as sp
-from soundwave.synth import timbre
+from soundwave.offline.synth import speakers as sp
+from soundwave.offline.synth import timbre
 
 
 def _all(seed: int = 0, n: int = 60) -> dict[str, list[sp.Speaker]]:

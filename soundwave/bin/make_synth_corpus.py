@@ -20,9 +20,9 @@ import argparse
 import sys
 
 from soundwave.errors import UserError, cli_main
-from soundwave.synth.corpus import CorpusConfig, build, summary
-from soundwave.synth.speakers import ENGINES
-from soundwave.synth.synthesize import check_tools, tool_versions
+from soundwave.offline.synth.corpus import CorpusConfig, build, summary
+from soundwave.offline.synth.speakers import ENGINES
+from soundwave.offline.synth.synthesize import check_tools, tool_versions
 
 # --smoke: a corpus that builds in a few seconds (explicit sizes still win)
 SMOKE = {

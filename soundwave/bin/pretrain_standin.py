@@ -109,10 +109,10 @@ def encoder_inputs(batch: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_encoder(cfg: StandinConfig):
-    from soundwave.standin.encoder import EncoderCTCPretrainer, build_whisper_config
+    from soundwave.offline.standin.encoder import EncoderCTCPretrainer, whisper_config
 
     spec = cfg.encoder
-    whisper = build_whisper_config(
+    whisper = whisper_config(
         n_mels=spec.n_mels,
         d_model=spec.d_model,
         layers=spec.layers,
@@ -124,8 +124,8 @@ def build_encoder(cfg: StandinConfig):
 
 def encoder_valid_fn(cfg: StandinConfig):
     """Greedy character-CTC WER on the first valid utterances."""
+    from soundwave.offline.standin.encoder import ctc_greedy_decode
     from soundwave.score.metrics import task_score
-    from soundwave.standin.encoder import ctc_greedy_decode
 
     def valid(model) -> dict[str, float]:
         refs, hyps = [], []
@@ -196,9 +196,9 @@ class TextBatches:
 
 
 def build_llm(cfg: StandinConfig, exp_dir: Path):
-    from soundwave.standin.llm import CausalLMPretrainer, build_llm, build_llm_config
-    from soundwave.standin.prompts import task_phrasings
-    from soundwave.standin.tokenizer import train_tokenizer
+    from soundwave.offline.standin.llm import CausalLMPretrainer, build_llm, llm_config
+    from soundwave.offline.standin.prompts import task_phrasings
+    from soundwave.offline.standin.tokenizer import train_tokenizer
 
     if not cfg.text.train:
         raise UserError("set text.train (jsonl task records) to pretrain the LLM")
@@ -222,7 +222,7 @@ def build_llm(cfg: StandinConfig, exp_dir: Path):
             extra_share=cfg.text.tokenizer_prompt_share,
         )
     spec = cfg.llm
-    config = build_llm_config(
+    config = llm_config(
         tokenizer,
         arch=spec.arch,
         hidden=spec.hidden,
@@ -238,7 +238,7 @@ def llm_valid_fn(batches: TextBatches | None, make_collator: Callable[[], Any], 
     many records of each task scored with the task's metric (text ASR WER, BLEU, ...)."""
     if batches is None:
         return None
-    from soundwave.standin.llm import text_task_scores
+    from soundwave.offline.standin.llm import text_task_scores
 
     def valid(model) -> dict[str, float]:
         total, count = 0.0, 0
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> None:
     exp_dir = Path(args.exp_dir)
     torch.manual_seed(cfg.train.seed)
     if cfg.kind == "encoder":
-        from soundwave.standin.encoder import save_whisper
+        from soundwave.offline.standin.encoder import save_whisper
 
         model = build_encoder(cfg)
         batches = BatchFactory(cfg.data, cfg.train.seed, inputs=encoder_inputs)
@@ -296,9 +296,9 @@ def main(argv: list[str] | None = None) -> None:
         load_trainable_state(model, trainer.averaged_state())
         save_whisper(model, Path(args.out_dir))
     else:
-        from soundwave.standin.llm import save_llm
-        from soundwave.standin.prompts import SYSTEM_PROMPT
-        from soundwave.standin.text_data import TextSFTCollator, load_records
+        from soundwave.offline.standin.llm import save_llm
+        from soundwave.offline.standin.prompts import SYSTEM_PROMPT
+        from soundwave.offline.standin.text_data import TextSFTCollator, load_records
 
         exp_dir.mkdir(parents=True, exist_ok=True)
         model, tokenizer = build_llm(cfg, exp_dir)

@@ -33,17 +33,102 @@ DEFAULT_TEXTS = [
     "system user assistant",
 ]
 
-LLAMA3_TEMPLATE = (
-    "{{ bos_token }}{% for message in messages %}"
-    "<|start_header_id|>{{ message['role'] }}<|end_header_id|>\n\n"
-    "{{ message['content'] | trim }}<|eot_id|>{% endfor %}"
-    "{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}"
+# Llama-3's chat template, less its date/tools preamble.
+LLAMA3_CHAT_TEMPLATE = (
+    "{{- bos_token }}"
+    "{%- for message in messages %}"
+    "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'"
+    " + message['content'] | trim + '<|eot_id|>' }}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}"
+    "{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}"
+    "{%- endif %}"
 )
-QWEN2_TEMPLATE = (
-    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
-    "{{ message['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+# Qwen2-Instruct's ChatML template, less its default system prompt and tools.
+QWEN2_CHAT_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}"
+    "{{- '<|im_start|>assistant\\n' }}"
+    "{%- endif %}"
 )
+LLM_ARCHS = ("llama", "qwen2")
+
+
+def llm_config(
+    tokenizer,
+    arch: str = "llama",
+    hidden: int = 192,
+    layers: int = 4,
+    heads: int = 4,
+    kv_heads: int = 2,
+    intermediate: int | None = None,
+    max_positions: int = 1024,
+    tie_embeddings: bool = False,
+    init_std: float = 0.02,
+):
+    """An HF config for a tiny ``arch`` ("llama" or "qwen2") LM over ``tokenizer``'s
+    vocabulary, with its bos/eos/pad ids.  ``intermediate`` defaults to 4 x ``hidden``."""
+    from transformers import LlamaConfig, Qwen2Config
+
+    if arch not in LLM_ARCHS:
+        raise ValueError(f"arch must be one of {list(LLM_ARCHS)}, not '{arch}'")
+    if hidden % heads or heads % kv_heads:
+        raise ValueError("hidden must be divisible by heads, and heads by kv_heads")
+    return {"llama": LlamaConfig, "qwen2": Qwen2Config}[arch](
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        intermediate_size=intermediate or 4 * hidden,
+        max_position_embeddings=max_positions,
+        initializer_range=init_std,
+        tie_word_embeddings=tie_embeddings,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+
+
+def whisper_config(
+    n_mels: int = 80,
+    d_model: int = 144,
+    layers: int = 4,
+    heads: int = 4,
+    ffn_dim: int | None = None,
+    max_source_positions: int = 1500,
+    dropout: float = 0.1,
+):
+    """A Whisper config with a tiny encoder (``ffn_dim`` defaults to 4 x ``d_model``) and a
+    minimal 1-layer decoder over a 32-token vocabulary (only the encoder is ever used)."""
+    from transformers import WhisperConfig
+
+    if d_model % heads:
+        raise ValueError("d_model must be divisible by heads")
+    return WhisperConfig(
+        num_mel_bins=n_mels,
+        d_model=d_model,
+        encoder_layers=layers,
+        encoder_attention_heads=heads,
+        encoder_ffn_dim=ffn_dim or 4 * d_model,
+        max_source_positions=max_source_positions,
+        dropout=dropout,
+        decoder_layers=1,
+        decoder_attention_heads=heads,
+        decoder_ffn_dim=d_model,
+        vocab_size=32,
+        max_target_positions=32,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        decoder_start_token_id=1,
+        begin_suppress_tokens=None,
+        suppress_tokens=None,
+    )
+
+
 _ARCH_TOKENS = {
     # specials (in id order), bos, eos, pad, chat template
     "llama": (
@@ -58,14 +143,14 @@ _ARCH_TOKENS = {
         "<|begin_of_text|>",
         "<|eot_id|>",
         "<|finetune_right_pad_id|>",
-        LLAMA3_TEMPLATE,
+        LLAMA3_CHAT_TEMPLATE,
     ),
     "qwen2": (
         ["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
         None,
         "<|im_end|>",
         "<|endoftext|>",
-        QWEN2_TEMPLATE,
+        QWEN2_CHAT_TEMPLATE,
     ),
 }
 
@@ -108,36 +193,6 @@ def build_tiny_tokenizer(
     return fast
 
 
-def _llm_config(
-    arch: str,
-    vocab: int,
-    hidden: int,
-    layers: int,
-    heads: int,
-    kv_heads: int,
-    tok,
-    init_std: float = 0.02,
-):
-    from transformers import LlamaConfig, Qwen2Config
-
-    common = dict(
-        vocab_size=vocab,
-        hidden_size=hidden,
-        intermediate_size=2 * hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        num_key_value_heads=kv_heads,
-        max_position_embeddings=1024,
-        initializer_range=init_std,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-    )
-    if arch == "llama":
-        return LlamaConfig(**common, tie_word_embeddings=False)
-    return Qwen2Config(**common, tie_word_embeddings=True)
-
-
 def build_tiny_llm(
     out_dir: str | os.PathLike,
     arch: str = "llama",
@@ -158,7 +213,17 @@ def build_tiny_llm(
 
     out_dir = str(out_dir)
     tok = build_tiny_tokenizer(out_dir, arch, texts, vocab_size)
-    cfg = _llm_config(arch, len(tok), hidden, layers, heads, kv_heads, tok, init_std)
+    cfg = llm_config(
+        tok,
+        arch,
+        hidden,
+        layers,
+        heads,
+        kv_heads,
+        2 * hidden,
+        tie_embeddings=arch == "qwen2",
+        init_std=init_std,
+    )
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(cfg)
     model.generation_config.pad_token_id = tok.pad_token_id
@@ -175,10 +240,8 @@ def build_tiny_whisper(
     """
     from transformers import WhisperFeatureExtractor, WhisperModel
 
-    from soundwave.standin.encoder import build_whisper_config
-
     out_dir = str(out_dir)
-    cfg = build_whisper_config(
+    cfg = whisper_config(
         n_mels=n_mels, d_model=d_model, layers=layers, heads=4, ffn_dim=2 * d_model
     )
     torch.manual_seed(seed)
@@ -208,7 +271,7 @@ def build_tiny_official(
     out_dir = Path(out_dir)
     tok = build_tiny_tokenizer(out_dir, "llama", texts, vocab_size, add_audio_token=True)
     vocab = len(tok)
-    cfg = _llm_config("llama", vocab, hidden, layers, heads, kv_heads, tok).to_dict()
+    cfg = llm_config(tok, "llama", hidden, layers, heads, kv_heads, 2 * hidden).to_dict()
     cfg.update(
         model_type="Soundwave",
         architectures=["SoundwaveForCausalLM"],

@@ -37,9 +37,9 @@ from pathlib import Path
 
 from soundwave.data.kaldi import DataDir, format_seconds, write_file
 from soundwave.fileio import atomic_dir
-from soundwave.synth import grammar, qa
-from soundwave.synth.grammar import Sentence
-from soundwave.synth.speakers import (
+from soundwave.offline.synth import grammar, qa
+from soundwave.offline.synth.grammar import Sentence
+from soundwave.offline.synth.speakers import (
     ENGINES,
     FLITE_SPLIT,
     HELDOUT_BASE,
@@ -48,8 +48,14 @@ from soundwave.synth.speakers import (
     Speaker,
     make_speakers,
 )
-from soundwave.synth.synthesize import SAMPLE_RATE, Job, check_tools, synthesize_all, tool_versions
-from soundwave.synth.timbre import espeak_overlays
+from soundwave.offline.synth.synthesize import (
+    SAMPLE_RATE,
+    Job,
+    check_tools,
+    synthesize_all,
+    tool_versions,
+)
+from soundwave.offline.synth.timbre import espeak_overlays
 
 SEEN_LABELS = ("seen", "new", "heldout")
 
@@ -217,7 +223,7 @@ def text_sentences(plan: Plan) -> tuple[list[Sentence], list[Sentence]]:
 
 def text_records(sentences: list[Sentence], rng: random.Random) -> list[dict[str, str]]:
     """asr / st / qa / lm (English and German) records of each sentence, in the format of
-    :mod:`soundwave.standin.text_data` (the instruction phrasings come from the task
+    :mod:`soundwave.offline.standin.text_data` (the instruction phrasings come from the task
     registry, QA's question from the record)."""
     out = []
     for s in sentences:

@@ -31,6 +31,7 @@ from transformers import LlamaTokenizer, PreTrainedTokenizerFast, Qwen2Tokenizer
 
 from soundwave.errors import UserError
 from soundwave.fileio import atomic_dir
+from soundwave.offline.tiny import LLAMA3_CHAT_TEMPLATE, QWEN2_CHAT_TEMPLATE
 
 STYLES = ("llama", "qwen2")
 MIN_VOCAB = 300  # 256 bytes, the special tokens and a few merges
@@ -40,30 +41,8 @@ START_HEADER, END_HEADER = "<|start_header_id|>", "<|end_header_id|>"
 # ids 0..5 in this order; ids 0-3 are sentencepiece's own, 4-5 control symbols.
 SPECIAL_TOKENS = (UNK, BOS, EOS, PAD, START_HEADER, END_HEADER)
 
-# Llama-3's template, less its date/tools preamble.
-CHAT_TEMPLATE = (
-    "{{- bos_token }}"
-    "{%- for message in messages %}"
-    "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'"
-    " + message['content'] | trim + '<|eot_id|>' }}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}"
-    "{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}"
-    "{%- endif %}"
-)
-
 QWEN_TEXT_END, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
 QWEN_SPECIAL_TOKENS = (QWEN_TEXT_END, IM_START, IM_END)  # ids 0..2
-# Qwen2-Instruct's ChatML template, less its default system prompt and tools.
-QWEN_CHAT_TEMPLATE = (
-    "{%- for message in messages %}"
-    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}"
-    "{{- '<|im_start|>assistant\\n' }}"
-    "{%- endif %}"
-)
-
 SPM_FILE = "sentencepiece.model"  # not "tokenizer.model": transformers would re-convert it
 
 
@@ -204,7 +183,7 @@ def tokenizer_from_spm(model_file: Path) -> PreTrainedTokenizerFast:
         add_prefix_space=False,
         extra_special_tokens=[START_HEADER, END_HEADER],
     )
-    tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer.chat_template = LLAMA3_CHAT_TEMPLATE
     return tokenizer
 
 
@@ -228,5 +207,5 @@ def _train_qwen2(lines: list[str], vocab_size: int) -> PreTrainedTokenizerFast:
         pad_token=QWEN_TEXT_END,
         extra_special_tokens=[IM_START],
     )
-    tokenizer.chat_template = QWEN_CHAT_TEMPLATE
+    tokenizer.chat_template = QWEN2_CHAT_TEMPLATE
     return tokenizer

@@ -20,9 +20,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from soundwave.synth import english as en_
-from soundwave.synth import german as de_
-from soundwave.synth.lexicon import (
+from soundwave.offline.synth import english as en_
+from soundwave.offline.synth import german as de_
+from soundwave.offline.synth.lexicon import (
     ADJ_COLOURS,
     CHORES,
     CITIES,

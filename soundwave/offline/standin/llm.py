@@ -18,62 +18,25 @@ from torch import nn
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
-    LlamaConfig,
     PretrainedConfig,
     PreTrainedModel,
     PreTrainedTokenizerBase,
-    Qwen2Config,
 )
 
 from soundwave.fileio import atomic_dir
+from soundwave.offline.standin.prompts import LM_TASK, record_fields
+from soundwave.offline.standin.text_data import IGNORE_INDEX, TextSFTCollator, load_records
 from soundwave.score.metrics import task_score
-from soundwave.standin.prompts import LM_TASK, record_fields
-from soundwave.standin.text_data import IGNORE_INDEX, TextSFTCollator, load_records
 
 __all__ = [
     "CausalLMPretrainer",
     "TextSFTCollator",
     "build_llm",
-    "build_llm_config",
     "count_parameters",
     "load_records",
     "save_llm",
     "text_task_scores",
 ]
-
-_CONFIGS = {"llama": LlamaConfig, "qwen2": Qwen2Config}
-
-
-def build_llm_config(
-    tokenizer: PreTrainedTokenizerBase,
-    arch: str = "llama",
-    hidden: int = 192,
-    layers: int = 4,
-    heads: int = 4,
-    kv_heads: int = 2,
-    intermediate: int | None = None,
-    max_positions: int = 1024,
-    tie_embeddings: bool = False,
-) -> PretrainedConfig:
-    """An HF config for a tiny ``arch`` ("llama" or "qwen2") LM over ``tokenizer``'s
-    vocabulary, with its bos/eos/pad ids.  ``intermediate`` defaults to 4 x ``hidden``."""
-    if arch not in _CONFIGS:
-        raise ValueError(f"arch must be one of {sorted(_CONFIGS)}, not '{arch}'")
-    if hidden % heads or heads % kv_heads:
-        raise ValueError("hidden must be divisible by heads, and heads by kv_heads")
-    return _CONFIGS[arch](
-        vocab_size=len(tokenizer),
-        hidden_size=hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        num_key_value_heads=kv_heads,
-        intermediate_size=intermediate or 4 * hidden,
-        max_position_embeddings=max_positions,
-        tie_word_embeddings=tie_embeddings,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
 
 
 def build_llm(config: PretrainedConfig, seed: int = 0) -> PreTrainedModel:

@@ -18,7 +18,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from soundwave.errors import UserError
-from soundwave.standin.prompts import LM_TASK, SYSTEM_PROMPT, user_prompt
+from soundwave.offline.standin.prompts import LM_TASK, SYSTEM_PROMPT, user_prompt
 
 IGNORE_INDEX = -100
 

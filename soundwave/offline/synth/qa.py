@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from soundwave.synth.grammar import Sentence
+from soundwave.offline.synth.grammar import Sentence
 
 ANSWER_THE_QUESTION = "Answer the question in the audio."
 

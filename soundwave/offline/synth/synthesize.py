@@ -27,7 +27,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 from soundwave.errors import UserError
-from soundwave.synth.speakers import FLITE_VOICES, VARIANTS, Speaker
+from soundwave.offline.synth.speakers import FLITE_VOICES, VARIANTS, Speaker
 
 SAMPLE_RATE = 16000
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from soundwave.synth.timbre import GENERATED_PREFIX, Timbre, random_timbre
+from soundwave.offline.synth.timbre import GENERATED_PREFIX, Timbre, random_timbre
 
 SPLITS = ("train", "dev", "test")
 ID_PREFIX = {"train": "tr", "dev": "dv", "test": "ts"}

@@ -58,41 +58,6 @@ def text_to_ids(text: str) -> list[int]:
     return [1 + CTC_ALPHABET.index(c) for c in normalize_text(text)]
 
 
-def build_whisper_config(
-    n_mels: int = 80,
-    d_model: int = 144,
-    layers: int = 4,
-    heads: int = 4,
-    ffn_dim: int | None = None,
-    max_source_positions: int = 1500,
-    dropout: float = 0.1,
-) -> WhisperConfig:
-    """A Whisper config with a tiny encoder (``ffn_dim`` defaults to 4 x ``d_model``) and a
-    minimal 1-layer decoder over a 32-token vocabulary (only the encoder is ever used)."""
-    if d_model % heads:
-        raise ValueError("d_model must be divisible by heads")
-    return WhisperConfig(
-        num_mel_bins=n_mels,
-        d_model=d_model,
-        encoder_layers=layers,
-        encoder_attention_heads=heads,
-        encoder_ffn_dim=ffn_dim or 4 * d_model,
-        max_source_positions=max_source_positions,
-        dropout=dropout,
-        decoder_layers=1,
-        decoder_attention_heads=heads,
-        decoder_ffn_dim=d_model,
-        vocab_size=32,
-        max_target_positions=32,
-        pad_token_id=0,
-        bos_token_id=1,
-        eos_token_id=2,
-        decoder_start_token_id=1,
-        begin_suppress_tokens=None,
-        suppress_tokens=None,
-    )
-
-
 def encoder_forward(
     encoder: WhisperEncoder, feats: torch.Tensor, feat_lens: torch.Tensor
 ) -> torch.Tensor:
