@@ -10,9 +10,17 @@ from models_util import config, feats, model, sharpen_ctc
 from safetensors import safe_open
 
 from soundwave.errors import UserError
-from soundwave.models.checkpoint import CONFIG_NAME, WEIGHTS_NAME
 from soundwave.models.config import SoundwaveConfig
 from soundwave.models.soundwave import SoundwaveModel
+from soundwave.models.stage_dir import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    export_merged,
+    load_stage,
+    load_trained_state,
+    save_stage,
+)
+from soundwave.train.stages import apply_stage
 
 INSTR = ["transcribe", "say it"]
 TARGETS = ["hello world", "turn on the lights"]
@@ -42,9 +50,9 @@ def test_config_json_roundtrip_and_errors(tmp_path):
 
 def test_stage_dir_holds_only_trained_weights_and_keeps_other_files(tmp_path):
     m = model()
-    m.set_stage("align")
+    apply_stage(m, "align")
     (tmp_path / "train.log").write_text("log\n")
-    m.save_stage(tmp_path, extra={"steps": 3})
+    save_stage(m, tmp_path, extra={"steps": 3})
     assert (tmp_path / "train.log").read_text() == "log\n"
     with safe_open(str(tmp_path / WEIGHTS_NAME), "pt") as f:
         names = set(f.keys())
@@ -61,44 +69,44 @@ def test_stage_dir_holds_only_trained_weights_and_keeps_other_files(tmp_path):
 def test_stage_roundtrip_with_lora(tmp_path):
     m = model()
     sharpen_ctc(m)
-    m.set_stage("shrink")
+    apply_stage(m, "shrink")
     randomize_trainable(m)
     m.eval()
     x, lens = feats([120, 77])
     loss = m(x, lens, INSTR, TARGETS, transcripts=TARGETS)["loss"]
     ids = m.generate_ids(x, lens, INSTR, max_new_tokens=5)
-    m.save_stage(tmp_path / "shrink")
-    m2 = SoundwaveModel.load_stage(tmp_path / "shrink").eval()
+    save_stage(m, tmp_path / "shrink")
+    m2 = load_stage(tmp_path / "shrink").eval()
     assert m2.has_lora
     torch.testing.assert_close(m2(x, lens, INSTR, TARGETS, transcripts=TARGETS)["loss"], loss)
     assert m2.generate_ids(x, lens, INSTR, max_new_tokens=5) == ids
-    m2.set_stage("sft", train_bridge=False)  # stage III saves what it loaded, too
-    m2.save_stage(tmp_path / "sft")
+    apply_stage(m2, "sft", train_bridge=False)  # stage III saves what it loaded, too
+    save_stage(m2, tmp_path / "sft")
     with safe_open(str(tmp_path / "sft" / WEIGHTS_NAME), "pt") as f:
         kinds = {"lora" if "lora_" in n else n.split(".")[0] for n in f.keys()}  # noqa: SIM118
     assert kinds == {"adapter", "ctc_head", "bridge", "lora"}
     with pytest.raises(UserError, match="not a Soundwave stage dir"):
-        SoundwaveModel.load_stage(tmp_path)
+        load_stage(tmp_path)
 
 
 def test_stage_one_initialises_stage_two(tmp_path):
     m1 = model(seed=1)
-    m1.set_stage("align")
+    apply_stage(m1, "align")
     randomize_trainable(m1)
-    m1.save_stage(tmp_path / "align")
+    save_stage(m1, tmp_path / "align")
     m2 = model(seed=2)
     bridge_before = {k: v.clone() for k, v in m2.bridge.state_dict().items()}
-    m2.load_trained_state(tmp_path / "align")
+    load_trained_state(m2, tmp_path / "align")
     for a, b in zip(m1.adapter.parameters(), m2.adapter.parameters()):
         assert torch.equal(a, b)
     assert torch.equal(m1.ctc_head.weight, m2.ctc_head.weight)
-    m2.set_stage("shrink")  # LoRA added after loading, bridge untouched by stage I
+    apply_stage(m2, "shrink")  # LoRA added after loading, bridge untouched by stage I
     assert m2.has_lora
     for k, v in m2.bridge.state_dict().items():
         assert torch.equal(v, bridge_before[k])
     linear = model(bridge="linear", stack=5)
     with pytest.raises(UserError, match="do not fit"):
-        linear.load_trained_state(tmp_path / "align")
+        load_trained_state(linear, tmp_path / "align")
     with pytest.raises(UserError, match="shape"):
         model(stack=3).load_trained_state(tmp_path / "align")
     with pytest.raises(UserError, match="shape"):
@@ -107,8 +115,8 @@ def test_stage_one_initialises_stage_two(tmp_path):
 
 def _save_with_lora(path):
     m = model()
-    m.set_stage("sft")
-    m.save_stage(path)
+    apply_stage(m, "sft")
+    save_stage(m, path)
     return path
 
 
@@ -116,18 +124,18 @@ def _save_with_lora(path):
 def test_export_merged_loads_without_lora_and_matches(tmp_path, arch):
     m = model(arch)
     sharpen_ctc(m)
-    m.set_stage("shrink")
+    apply_stage(m, "shrink")
     randomize_trainable(m, seed=3)
     m.eval()
     x, lens = feats([90, 150], seed=2)
     ids = m.generate_ids(x, lens, INSTR, max_new_tokens=5)
     lm = m(x, lens, INSTR, TARGETS)["lm_loss"]
-    m.export_merged(tmp_path / "export")
+    export_merged(m, tmp_path / "export")
     llm_cfg = json.loads((tmp_path / "export" / "llm" / "config.json").read_text())
     assert llm_cfg["model_type"] == arch
     with safe_open(str(tmp_path / "export" / "llm" / "model.safetensors"), "pt") as f:
         assert not any("lora" in k or "base_layer" in k for k in f.keys())  # noqa: SIM118
-    e = SoundwaveModel.load_stage(tmp_path / "export").eval()
+    e = load_stage(tmp_path / "export").eval()
     assert not e.has_lora and e.cfg.llm_path == str(tmp_path / "export" / "llm")
     torch.testing.assert_close(e(x, lens, INSTR, TARGETS)["lm_loss"], lm, rtol=1e-4, atol=1e-4)
     assert e.generate_ids(x, lens, INSTR, max_new_tokens=5) == ids

@@ -26,7 +26,7 @@ from transformers import (
 
 from soundwave.errors import UserError
 from soundwave.models.official import import_official
-from soundwave.models.soundwave import SoundwaveModel
+from soundwave.models.stage_dir import load_stage, save_stage
 
 SYSTEM = (
     "You are a helpful language and speech assistant. You are able to understand the speech content "
@@ -185,8 +185,8 @@ def test_imported_stage_roundtrip(tmp_path):
         official_dir(), encoder_path=whisper_dir(), encoder_input="variable"
     ).eval()
     assert model.cfg.encoder_input == "variable"  # overrides apply
-    model.save_stage(tmp_path)
-    again = SoundwaveModel.load_stage(tmp_path).eval()
+    save_stage(model, tmp_path)
+    again = load_stage(tmp_path).eval()
     feats = features_30s(waveforms()[1])[None, :, :200]
     lens = torch.tensor([200])
     torch.testing.assert_close(
@@ -228,6 +228,6 @@ def test_import_cli_writes_a_decodable_stage_dir(tmp_path, capsys):
     lens = torch.tensor([200])
     want = reference.encode_audio(feats, lens).embeds
     for out in ("a", "b"):
-        again = SoundwaveModel.load_stage(tmp_path / out).eval()
+        again = load_stage(tmp_path / out).eval()
         assert again.cfg.encoder_input == "pad30" and not again.cfg.adapter_temporal
         torch.testing.assert_close(again.encode_audio(feats, lens).embeds, want)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from soundwave.models.checkpoint import param_report
 from soundwave.models.config import SoundwaveConfig
+from soundwave.models.params import param_report
 from soundwave.models.soundwave import build_audio_modules
 
 # whisper-large-v2 encoder width; Llama-3.1-8B shapes; vocab 128256 + <audio_patch>

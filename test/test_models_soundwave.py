@@ -10,8 +10,9 @@ from models_util import feats, model, sharpen_ctc
 
 from soundwave.decode.decode import GenerationConfig
 from soundwave.errors import UserError
-from soundwave.models import SoundwaveModel
 from soundwave.models.adapter import ctc_greedy
+from soundwave.models.stage_dir import load_stage, save_stage
+from soundwave.train.stages import apply_stage
 
 LENGTHS = [230, 161, 40]
 INSTR = ["transcribe", "", "turn on the lights"]
@@ -50,7 +51,7 @@ def test_ctc_only_forward_skips_the_llm():
 
 def test_lm_loss_equals_hf_loss_per_utterance_and_token_mean_over_batch():
     m = model().eval()
-    m.set_stage("shrink")
+    apply_stage(m, "shrink")
     m.eval()
     x, lens = feats(LENGTHS)
     out = m(x, lens, INSTR, TARGETS, transcripts=TARGETS)
@@ -85,7 +86,7 @@ def test_lm_loss_equals_hf_loss_per_utterance_and_token_mean_over_batch():
 
 
 def grads_after_backward(m, stage, **kw):
-    m.set_stage(stage, **kw)
+    apply_stage(m, stage, **kw)
     m.train()
     m.zero_grad(set_to_none=True)
     x, lens = feats(LENGTHS[:2])
@@ -126,7 +127,7 @@ def test_each_stage_trains_exactly_its_parameters():
     t, g, nz = grads_after_backward(m, "sft", train_bridge=False)
     assert prefixes(t) == {"lora"} and g == t
     with pytest.raises(UserError):
-        m.set_stage("pretrain")
+        apply_stage(m, "pretrain")
 
 
 @pytest.mark.parametrize("arch", ["llama", "qwen2"])
@@ -214,10 +215,10 @@ def test_linear_baseline_same_interface_no_ctc(k):
     assert enc.ctc_logits is None
     assert enc.lengths.tolist() == [-(-((t + 1) // 2) // k) for t in LENGTHS]
     with pytest.raises(UserError):
-        m.set_stage("align")
+        apply_stage(m, "align")
     with pytest.raises(UserError):
         m.ctc_transcribe(x, lens)
-    m.set_stage("shrink")
+    apply_stage(m, "shrink")
     out = m(x, lens, INSTR, TARGETS, transcripts=TARGETS)
     assert float(out["ctc_loss"]) == 0.0 and torch.isfinite(out["lm_loss"])
     out["loss"].backward()
@@ -227,7 +228,7 @@ def test_linear_baseline_same_interface_no_ctc(k):
 
 def test_frame_wise_official_adapter_trains_too():
     m = model(adapter_temporal=False, lookback="dropped", bridge="peaks")
-    m.set_stage("shrink")
+    apply_stage(m, "shrink")
     x, lens = feats(LENGTHS)
     out = m(x, lens, INSTR, TARGETS, transcripts=TARGETS)
     out["loss"].backward()
@@ -253,7 +254,7 @@ def test_forward_without_targets_is_an_error():
 def test_gradient_checkpointing_and_bfloat16_llm():
     m = model(gradient_checkpointing=True, llm_dtype="bfloat16", encoder_dtype="bfloat16")
     assert m.llm.get_input_embeddings().weight.dtype == torch.bfloat16
-    m.set_stage("shrink")
+    apply_stage(m, "shrink")
     m.train()
     x, lens = feats(LENGTHS[:2])
     out = m(x, lens, INSTR[:2], TARGETS[:2], transcripts=TARGETS[:2])
@@ -278,7 +279,7 @@ def test_llm_embedding_ctc_head_is_scaled_cosine_to_the_llm_token_embeddings():
     torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-4)
     assert enc.ctc_logits.shape[-1] == vocab
     # Stage I trains the adapter and the scale; the LLM's embeddings stay frozen
-    m.set_stage("align")
+    apply_stage(m, "align")
     out = m(x, lens, transcripts=TARGETS, ctc_only=True)
     out["loss"].backward()
     assert m.ctc_head.log_scale.grad is not None and table.grad is None
@@ -322,13 +323,13 @@ def test_soft_tokens_feed_the_llm_its_own_embeddings_of_what_ctc_hears(tmp_path)
         confident += int(sure.sum())
     assert confident > 10
     # Stage II trains the gate with the bridge; it saves and loads with the stage
-    m.set_stage("shrink")
+    apply_stage(m, "shrink")
     m(x, lens, INSTR, TARGETS, transcripts=TARGETS)["loss"].backward()
     assert gate.grad is not None and table.grad is None
     with torch.no_grad():
         gate.mul_(3.0)
-    m.save_stage(tmp_path / "shrink")
-    again = SoundwaveModel.load_stage(tmp_path / "shrink")
+    save_stage(m, tmp_path / "shrink")
+    again = load_stage(tmp_path / "shrink")
     torch.testing.assert_close(again.bridge.soft_tokens.gate, gate)
     with pytest.raises(UserError, match="soft_tokens needs a CTC head"):
         model(soft_tokens=True, bridge="linear")

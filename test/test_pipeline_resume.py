@@ -112,7 +112,7 @@ def test_torchrun_two_processes_equal_one_process(tiny_pipeline, tmp_path):
 
 def test_batches_after_a_skip_are_the_batches_of_a_full_pass(tiny_pipeline):
     # regression: the skip used to call iter() on the lhotse sampler twice, which reset it
-    from soundwave.train.data import BatchFactory, DataConfig, DataSource
+    from soundwave.data.batches import BatchFactory, DataConfig, DataSource
 
     cfg = DataConfig(
         train=[DataSource(cuts=str(tiny_pipeline / "cuts_train.jsonl.gz"))], max_duration=20
@@ -128,7 +128,7 @@ def test_batches_after_a_skip_are_the_batches_of_a_full_pass(tiny_pipeline):
 def test_making_batches_leaves_the_global_rng_alone(tiny_pipeline):
     # regression: each DataLoader drew its base seed from the global RNG, so a resumed run
     # (which makes a loader after restoring the RNG) got other dropout masks
-    from soundwave.train.data import BatchFactory, DataConfig, DataSource
+    from soundwave.data.batches import BatchFactory, DataConfig, DataSource
 
     cfg = DataConfig(
         train=[DataSource(cuts=str(tiny_pipeline / "cuts_train.jsonl.gz"))], max_duration=20

@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 
 from soundwave.bin import decode, make_results, score, train
-from soundwave.models import SoundwaveModel
+from soundwave.models.stage_dir import load_stage
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +62,7 @@ def test_three_stages_then_decode_and_score(tiny_pipeline, tmp_path):
     assert torch.equal(shrink["ctc_head.weight"], sft["ctc_head.weight"])
 
     # the frozen parts are exactly the pretrained ones
-    model = SoundwaveModel.load_stage(exp / "sft")
+    model = load_stage(exp / "sft")
     base = AutoModelForCausalLM.from_pretrained(root / "llm")
     base_layer = base.model.layers[0].mlp.down_proj.weight
     ours = dict(model.llm.named_parameters())

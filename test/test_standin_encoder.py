@@ -150,9 +150,9 @@ def test_default_size():
 
 
 def test_fresh_frontend_keeps_the_audio_above_the_positions():
-    """HF's default init (std 0.02) left the audio at 1/40 of the sinusoidal positions at
-    stand-in width, and CTC pretraining sat on its blank plateau (dev WER 94.6 % vs 87.7 %
-    after 400 steps of the default recipe); the He-initialised convolutions keep it."""
+    """HF's default init (std 0.02) left the audio far below the sinusoidal positions at
+    stand-in width, and CTC pretraining sat on its blank plateau; the He-initialised
+    convolutions keep it above them."""
     model = EncoderCTCPretrainer(whisper_config())
     encoder = model.encoder
     feats = torch.randn(4, 80, 300) * 0.5  # the scale of Whisper log-mels

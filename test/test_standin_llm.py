@@ -214,7 +214,7 @@ def test_text_task_scores_measure_what_the_model_answers(corpus):
 
 
 def test_text_batches_group_similar_lengths_and_cover_each_record_once():
-    from soundwave.bin.pretrain_standin import TextBatches
+    from soundwave.offline.standin.pretrain import TextBatches
 
     rng = random.Random(0)
     records = [

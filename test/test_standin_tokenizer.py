@@ -209,8 +209,8 @@ def test_prompts_get_whole_word_pieces_when_weighted(tmp_path, style):
         return [tok.tokenize(p) for p in prompts]
 
     once, weighted = pieces(0.0), pieces(0.2)
-    # seen once among 2000 lines the prompts are spelt in fragments (57 pieces measured);
-    # as a fifth of the lines their frequent words become pieces (32)
+    # seen once among 2000 lines the prompts are spelt in fragments; as a fifth of the
+    # lines their frequent words become pieces
     assert sum(map(len, weighted)) < 0.7 * sum(map(len, once))
     assert len(weighted[1]) == 1 < len(once[1])  # "assistant"
     with pytest.raises(UserError, match="extra_share"):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from soundwave.data.augment import warp_mel_axis
+from soundwave.data.batches import DataConfig
 from soundwave.decode.decode import GenerationConfig
-from soundwave.train.data import DataConfig, warp_mel_axis
 
 
 def test_warp_factor_one_is_the_identity():

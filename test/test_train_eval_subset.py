@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lhotse import CutSet, MonoCut
 
-from soundwave.train.data import spread_subset
+from soundwave.data.batches import spread_subset
 
 
 def speaker_sorted_cuts(speakers: int, per_speaker: int) -> CutSet:

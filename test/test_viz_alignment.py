@@ -16,6 +16,8 @@ from soundwave.bin import plot_alignment as plot_alignment_bin
 from soundwave.errors import UserError
 from soundwave.features.fbank import compute_and_store
 from soundwave.models.bridge import run_starts
+from soundwave.models.stage_dir import save_stage
+from soundwave.train.stages import apply_stage
 from soundwave.viz.alignment import (
     MAX_PIECE,
     compute_alignment,
@@ -57,9 +59,9 @@ def align_dir(tmp_path_factory):
     """A saved Stage-I dir of a tiny model whose CTC head gives runs of labels."""
     m = tiny_model()
     sharpen_ctc(m, 8.0)
-    m.set_stage("align")
+    apply_stage(m, "align")
     out = tmp_path_factory.mktemp("viz-model") / "align"
-    m.save_stage(out)
+    save_stage(m, out)
     return out, m
 
 

@@ -9,14 +9,9 @@ import pytest
 
 from soundwave.bin import plot_curves
 from soundwave.errors import UserError
-from soundwave.viz.curves import (
-    default_labels,
-    parse_train_log,
-    plot_metric,
-    plot_stages,
-    read_history,
-)
+from soundwave.viz.curves import default_labels, plot_metric, plot_stages
 from soundwave.viz.figure import save_png
+from soundwave.viz.history import parse_train_log, read_history
 
 ALIGN = [
     {"loss": 17.1, "ctc_loss": 17.1, "grad_norm": 11.7, "step": 5, "lr": 0.003},

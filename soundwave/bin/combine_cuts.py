@@ -9,9 +9,9 @@ import argparse
 
 from lhotse import CutSet
 
+from soundwave.data.lhotse_io import load_cuts
 from soundwave.errors import UserError, cli_main
 from soundwave.fileio import atomic_path
-from soundwave.train.data import load_cuts
 
 
 @cli_main
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     seen: set[str] = set()
     cuts = []
     for path in args.inputs:
-        for cut in load_cuts(path):
+        for cut in load_cuts(path, lazy=True):
             if cut.id in seen:
                 raise UserError(f"duplicate cut id '{cut.id}'", path)
             seen.add(cut.id)

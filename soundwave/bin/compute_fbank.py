@@ -12,22 +12,11 @@ from __future__ import annotations
 
 import argparse
 
-from lhotse import CutSet
-
-from soundwave.errors import UserError, cli_main
+from soundwave.data.lhotse_io import load_cuts
+from soundwave.data.shards import parse_shard, shard_cuts
+from soundwave.errors import cli_main
 from soundwave.features.fbank import compute_and_store
 from soundwave.fileio import atomic_path
-from soundwave.train.data import load_cuts
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    try:
-        job, num = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise UserError(f"--shard must look like J/N (e.g. 2/4), not '{text}'") from None
-    if not 1 <= job <= num:
-        raise UserError(f"--shard {text}: J must be between 1 and N")
-    return job, num
 
 
 @cli_main
@@ -49,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     job, num = parse_shard(args.shard)
-    cuts = CutSet.from_cuts(c for i, c in enumerate(load_cuts(args.cuts)) if i % num == job - 1)
+    cuts = shard_cuts(load_cuts(args.cuts, lazy=True), job, num)
     with_feats = compute_and_store(cuts, args.storage, args.n_mels, progress=not args.no_progress)
     with atomic_path(args.out_cuts) as tmp:
         with_feats.to_file(tmp)

@@ -44,16 +44,17 @@ def main(argv: list[str] | None = None) -> None:
         overrides[key] = yaml.safe_load(value)
 
     from soundwave.models import import_official
-    from soundwave.models.checkpoint import format_param_report
+    from soundwave.models.params import format_param_report
+    from soundwave.models.stage_dir import export_merged, save_stage
 
     try:
         model = import_official(args.official_dir, encoder_path=args.encoder, **overrides)
     except TypeError as err:
         raise UserError(f"bad override: {err}") from None
     if args.merged:
-        model.export_merged(args.out)
+        export_merged(model, args.out)
     else:
-        model.save_stage(args.out, extra={"imported_from": str(args.official_dir)})
+        save_stage(model, args.out, extra={"imported_from": str(args.official_dir)})
     print(format_param_report(model.param_report()))
     print(f"import_official: {args.official_dir} -> {args.out}")
 

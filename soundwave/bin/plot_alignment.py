@@ -42,14 +42,14 @@ def main(argv: list[str] | None = None) -> None:
     # imported here: --help stays fast
     from transformers.utils import logging as hf_logging
 
-    from soundwave.models import SoundwaveModel
-    from soundwave.train.data import load_cuts
+    from soundwave.data.lhotse_io import load_cuts
+    from soundwave.models.stage_dir import load_stage
     from soundwave.viz.alignment import compute_alignment, pick_cut, plot_alignment
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-    cut = pick_cut(load_cuts(args.cuts), args.utt, args.index, args.cuts)
-    model = SoundwaveModel.load_stage(args.model_dir)
+    cut = pick_cut(load_cuts(args.cuts, lazy=True), args.utt, args.index, args.cuts)
+    model = load_stage(args.model_dir)
     view = compute_alignment(model, cut)
     save_png(plot_alignment(view), args.out, args.dpi)
     print(f"{args.out}: {view.cut_id}: {view.summary()}")

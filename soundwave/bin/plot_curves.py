@@ -22,8 +22,9 @@ from __future__ import annotations
 import argparse
 
 from soundwave.errors import UserError, cli_main
-from soundwave.viz.curves import default_labels, plot_metric, plot_stages, read_history
+from soundwave.viz.curves import default_labels, plot_metric, plot_stages
 from soundwave.viz.figure import save_png
+from soundwave.viz.history import read_history
 
 
 def split_labels(dirs: list[str], labels: list[str] | None) -> tuple[list[str], list[str] | None]:

@@ -306,9 +306,10 @@ def manifest_paths(out_prefix: str | os.PathLike) -> dict[str, Path]:
     return {k: Path(f"{s}_{k}.jsonl.gz") for k in ("recordings", "supervisions", "cuts")}
 
 
-def load_cuts(path: str | os.PathLike) -> CutSet:
+def load_cuts(path: str | os.PathLike, lazy: bool = False) -> CutSet:
     """Cuts from a cuts manifest, a ``datadir_to_lhotse`` prefix, or a directory with one
-    cuts manifest or one recordings and one supervisions manifest."""
+    cuts manifest or one recordings and one supervisions manifest.  ``lazy``: a jsonl
+    manifest is read as it is iterated (training over corpora larger than memory)."""
     from lhotse import load_manifest
 
     p = Path(path)
@@ -328,7 +329,9 @@ def load_cuts(path: str | os.PathLike) -> CutSet:
                 p,
             )
     if not p.is_file():
-        raise UserError("no such manifest", p)
+        raise UserError("no such manifest (run the manifest/fbank stages first)", p)
+    if lazy and p.name.endswith((".jsonl", ".jsonl.gz")):
+        return CutSet.from_jsonl_lazy(p)
     try:
         manifest = load_manifest(p)
     except Exception as e:  # lhotse raises ValueError/KeyError/JSON errors on bad input

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from lhotse import CutSet
 
-from soundwave.train.data import DataConfig, eval_batches
+from soundwave.data.batches import DataConfig, eval_batches
 
 
 @dataclass
@@ -47,6 +47,21 @@ class GenerationConfig:
 
 
 @dataclass
+class DecodeConfig:
+    mode: str = "generate"  # generate (the LLM) | ctc (the adapter's greedy CTC transcript)
+    with_ctc: bool = False
+    with_stats: bool = True
+    data: DataConfig = field(
+        default_factory=lambda: DataConfig(sampler="simple", max_duration=60.0)
+    )
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("generate", "ctc"):
+            raise ValueError(f"mode must be generate or ctc, not '{self.mode}'")
+
+
+@dataclass
 class DecodeResult:
     id: str
     task: str
@@ -74,24 +89,22 @@ def decode_cuts(
     model: torch.nn.Module,
     cuts: CutSet,
     task: str,
-    data_cfg: DataConfig,
-    gen: GenerationConfig,
-    mode: str = "generate",
-    with_ctc: bool = False,
-    with_stats: bool = True,
+    cfg: DecodeConfig,
     max_utts: int | None = None,
     device: torch.device | None = None,
     stats: DecodeStats | None = None,
 ) -> Iterator[DecodeResult]:
-    """Decode ``task`` on every utterance of ``cuts`` that has a target for it; ``mode`` is
-    "generate" (the LLM) or "ctc" (the adapter).
+    """Decode ``task`` on every utterance of ``cuts`` that has a target for it, the LLM or
+    (``cfg.mode`` "ctc") the adapter.
 
-    ``with_ctc`` adds the CTC transcript and ``with_stats`` the shrink statistics next to
-    the LLM output (both need a model with a CTC head).
+    ``cfg.with_ctc`` adds the CTC transcript and ``cfg.with_stats`` the shrink statistics
+    next to the LLM output (both need a model with a CTC head).
     """
+    mode, gen = cfg.mode, cfg.generation
+    with_ctc, with_stats = cfg.with_ctc, cfg.with_stats and cfg.mode != "ctc"
     device = device or torch.device("cpu")
     model.eval()
-    for batch in eval_batches(cuts, task, data_cfg, max_utts):
+    for batch in eval_batches(cuts, task, cfg.data, max_utts):
         t0 = time.time()
         feats, lens = batch["feats"].to(device), batch["feat_lens"].to(device)
         with torch.no_grad():

@@ -55,7 +55,7 @@ def run_task(
     whole pipeline can be stopped (``on_start`` receives the process).  It sees
     ``OMP_NUM_THREADS`` (and MKL's) = ``threads`` unless the caller's environment sets it:
     PyTorch otherwise starts one thread per core in every job, and N jobs on N cores then
-    fight over them (measured: decoding on 2 cores with 2 jobs ran 6x slower).
+    fight over them (several times slower than one thread each).
     """
     log = Path(log)
     header = "".join(f"# {line}\n" for line in command.splitlines() or [""])

@@ -105,7 +105,7 @@ class SoftTokens(nn.Module):
     per channel, which starts so that the adapter part has ``gate_init`` times the RMS of
     the token embeddings.  Per channel, because a scalar gate was driven towards zero by
     the transcription and translation losses (to which the adapter part is noise), taking
-    the speaker's gender with it (mini_synth: 57 % accuracy, chance 60 %).
+    the speaker's gender with it (mini_synth: gender fell to chance).
     """
 
     def __init__(self, embeddings: nn.Embedding, vocab: int, gate_init: float = 0.5):

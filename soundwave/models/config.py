@@ -71,13 +71,11 @@ class SoundwaveConfig:
     # embedding of each token, so a frame that wins CTC for a token points where the LLM's
     # embedding of that token points: the adapter's output is text-like by construction
     # (and the head has one parameter instead of hidden x vocab).  On mini_synth it did not
-    # pay: Stage II dev WER after 200 steps 82.4 vs 81.4 % with the linear head, and gender
-    # learnt more slowly (60 vs 90 % after 100 gender-only steps), so it is off by default.
+    # pay (no better WER, gender learnt more slowly), so it is off by default.
     ctc_head: str = "linear"
     # Start the adapter's and the look-back's output LayerNorm gains at the RMS of the LLM's
     # input embeddings, so that audio vectors enter the LLM at the scale of its token
-    # embeddings (a unit-gain LayerNorm gives ~sqrt(hidden)/|embedding| times larger ones:
-    # 27x for the mini_synth stand-in LLM).
+    # embeddings (a unit-gain LayerNorm gives ~sqrt(hidden)/|embedding| times larger ones).
     match_embedding_scale: bool = False
     # Add to every bridge output its frame's CTC posterior-weighted LLM input embedding
     # (a "soft token": what the CTC head hears there, in the LLM's own embedding space);

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from soundwave.errors import UserError
-from soundwave.models.checkpoint import load_trained_state_dict
 from soundwave.models.config import SoundwaveConfig
 from soundwave.models.llm import read_model_config
 from soundwave.models.soundwave import SoundwaveModel
+from soundwave.models.stage_dir import load_trained_state_dict
 from soundwave.models.weights import read_tensors
 
 # official tensor-name prefix -> ours

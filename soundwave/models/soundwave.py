@@ -1,15 +1,14 @@
 """SoundwaveModel: frozen Whisper encoder -> alignment adapter + CTC head -> shrinking bridge
 -> LLM (+LoRA), batched end to end.
 
-Stages (``set_stage``): "align" trains the adapter and CTC head with CTC only (no LLM
-forward: ``forward(..., ctc_only=True)``); "shrink" adds the look-back bridge and LoRA
-(LM loss + ctc_weight * CTC); "sft" trains LoRA (and the bridge if asked).  The encoder
-and the base LLM are always frozen.
+``forward(..., ctc_only=True)`` is Stage I's loss (CTC only, no LLM forward); otherwise
+LM loss + ctc_weight * CTC.  Which parameters train in which stage is set by
+:func:`soundwave.train.stages.apply_stage`; stage dirs are read and written by
+:mod:`soundwave.models.stage_dir`.  The encoder and the base LLM are always frozen.
 """
 
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from soundwave.errors import UserError
-from soundwave.models import checkpoint
 from soundwave.models.adapter import AlignmentAdapter, EmbeddingCTCHead, ctc_greedy, ctc_loss
 from soundwave.models.baselines import LinearProjector
 from soundwave.models.bridge import ShrinkBridge, SoftTokens
@@ -36,8 +34,7 @@ from soundwave.models.llm import (
     plan_splice,
 )
 from soundwave.models.masking import lengths_to_mask
-
-STAGES = ("align", "shrink", "sft")
+from soundwave.models.params import param_report
 
 
 @dataclass
@@ -186,30 +183,6 @@ class SoundwaveModel(nn.Module):
 
     def lora_parameters(self) -> list[nn.Parameter]:
         return [p for n, p in self.llm.named_parameters() if "lora_" in n]
-
-    def set_stage(self, stage: str, train_bridge: bool = True) -> None:
-        """Make exactly the parameters of ``stage`` trainable (see module docstring)."""
-        if stage not in STAGES:
-            raise UserError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
-        if stage == "align" and not self.cfg.has_ctc:
-            raise UserError("bridge=linear has no CTC alignment stage; start at shrink")
-        train = {
-            "align": ["adapter", "ctc_head"],
-            "shrink": ["adapter", "ctc_head", "bridge"],
-            "sft": ["bridge"] if train_bridge else [],
-        }[stage]
-        if stage != "align":
-            self.add_lora()
-        self.requires_grad_(False)
-        for name in train:
-            module = getattr(self, name)
-            if module is not None:
-                module.requires_grad_(True)
-        for p in self.lora_parameters():
-            p.requires_grad_(stage != "align")
-        self.trained_names.update(n for n, p in self.named_parameters() if p.requires_grad)
-        self.stage = stage
-        self.train(self.training)
 
     def train(self, mode: bool = True) -> SoundwaveModel:
         """As nn.Module.train, but frozen audio modules stay in eval (no dropout noise on
@@ -414,28 +387,6 @@ class SoundwaveModel(nn.Module):
         ids = ctc_greedy(ctc_logits, frame_lens, self.audio_token_id)
         return [s.strip() for s in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
 
-    # ----------------------------------------------------------------- checkpoints
-    def save_stage(self, out_dir: str | os.PathLike, extra: dict | None = None) -> None:
-        """The trained weights (this and earlier stages, incl. those loaded from a stage dir,
-        and LoRA) as safetensors + soundwave_config.json naming the base dirs, provenance."""
-        checkpoint.save_stage(self, out_dir, extra)
-
-    @classmethod
-    def load_stage(cls, path: str | os.PathLike, overrides: dict | None = None) -> SoundwaveModel:
-        """Rebuild from a stage (or export) dir and load its weights."""
-        cfg = checkpoint.read_stage_config(path, overrides)
-        model = cls(cfg)
-        model.load_trained_state(path)
-        return model
-
-    def load_trained_state(self, path: str | os.PathLike) -> None:
-        """Load another stage's trained weights into this model (LoRA added if they hold it)."""
-        checkpoint.load_trained_state(self, path)
-
-    def export_merged(self, out_dir: str | os.PathLike) -> None:
-        """LoRA merged into an HF-layout LLM dir + the audio modules, loadable by load_stage."""
-        checkpoint.export_merged(self, out_dir)
-
     def fsdp_wrap_modules(self) -> set[type[nn.Module]]:
         """Module classes that FSDP shards as units: the LLM's decoder layers."""
         return {type(m) for m in self.llm.modules() if type(m).__name__.endswith("DecoderLayer")}
@@ -454,4 +405,4 @@ class SoundwaveModel(nn.Module):
         groups["bridge"] = self.bridge
         groups["llm"] = [p for n, p in self.llm.named_parameters() if "lora_" not in n]
         groups["lora"] = self.lora_parameters()
-        return checkpoint.param_report(groups, total=self.parameters())
+        return param_report(groups, total=self.parameters())

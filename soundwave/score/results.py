@@ -33,10 +33,11 @@ from typing import Any
 from soundwave.errors import UserError
 from soundwave.fileio import atomic_write
 from soundwave.score.metrics import LOWER_IS_BETTER
+from soundwave.stages import STAGE_NAMES
 
 SCHEMA = 1
 #: Stages in training order; others sort after them by name.
-STAGE_ORDER = ("align", "shrink", "sft")
+STAGE_ORDER = STAGE_NAMES
 LABELS = {
     "wer": "%WER",
     "cer": "%CER",

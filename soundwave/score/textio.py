@@ -54,3 +54,17 @@ def read_utt_texts(path: str | os.PathLike, fmt: str = "auto") -> dict[str, str]
             raise UserError(f"utterance {uttid!r} appears twice", path, lineno)
         texts[uttid] = " ".join(text.split())
     return texts
+
+
+def read_shrink_stats(path: str | os.PathLike) -> dict[str, tuple[float, int, int]]:
+    """A decoder's ``shrink_stats.txt``: ``{utt: (seconds, adapter frames, LLM positions)}``."""
+    stats = {}
+    for lineno, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        try:
+            utt, secs, n_in, n_out = line.split()
+            stats[utt] = (float(secs), int(n_in), int(n_out))
+        except ValueError:
+            raise UserError(
+                "expected '<utt-id> <seconds> <adapter-frames> <llm-positions>'", path, lineno
+            ) from None
+    return stats

@@ -1,4 +1,4 @@
-"""Stage presets: which model is built, what trains, what the batches hold, how to validate.
+"""The Soundwave training stages (the table in :mod:`soundwave.stages`) as trainer runs.
 
 - ``align`` (Stage I): adapter + CTC head, CTC loss only, no LLM forward.
 - ``shrink`` (Stage II): shrinking bridge + LoRA (and the adapter/CTC head), LM loss + λ·CTC,
@@ -9,19 +9,27 @@
 
 from __future__ import annotations
 
+import datetime
+import logging
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from soundwave.decode.decode import GenerationConfig, decode_cuts
+from soundwave.config import config_hash, to_dict
+from soundwave.data.batches import BatchFactory, DataConfig
+from soundwave.data.collate import ctc_inputs, soundwave_inputs, speech_counts
+from soundwave.data.lhotse_io import load_cuts
+from soundwave.decode.decode import DecodeConfig, GenerationConfig, decode_cuts
 from soundwave.errors import UserError
 from soundwave.score.metrics import task_score
-from soundwave.train.data import DataConfig, load_cuts
+from soundwave.stages import STAGE_NAMES, get_stage
+from soundwave.train.distributed import cleanup, device_for, init_distributed
 from soundwave.train.optim import OptimConfig
-from soundwave.train.trainer import LoopConfig
-
-STAGES = ("align", "shrink", "sft")
+from soundwave.train.run import fit_and_save
+from soundwave.train.trainer import Hooks, LoopConfig
 
 
 @dataclass
@@ -38,16 +46,37 @@ class TrainConfig:
     generation: GenerationConfig = field(default_factory=GenerationConfig)
 
     def __post_init__(self) -> None:
-        if self.stage not in STAGES:
-            raise ValueError(f"stage must be one of {', '.join(STAGES)}, not '{self.stage}'")
+        if self.stage not in STAGE_NAMES:
+            raise ValueError(f"stage must be one of {', '.join(STAGE_NAMES)}, not '{self.stage}'")
+
+
+def apply_stage(model, stage: str, train_bridge: bool = True) -> None:
+    """Make exactly the parameters of ``stage`` trainable (LoRA added where it trains)."""
+    spec = get_stage(stage)
+    if spec.ctc_only and not model.cfg.has_ctc:
+        raise UserError("bridge=linear has no CTC alignment stage; start at shrink")
+    trains = [m for m in spec.trains if train_bridge or m != "bridge" or stage == "shrink"]
+    if spec.lora:
+        model.add_lora()
+    model.requires_grad_(False)
+    for name in trains:
+        module = getattr(model, name)
+        if module is not None:
+            module.requires_grad_(True)
+    for p in model.lora_parameters():
+        p.requires_grad_(spec.lora)
+    model.trained_names.update(n for n, p in model.named_parameters() if p.requires_grad)
+    model.stage = stage
+    model.train(model.training)
 
 
 def build_model(cfg: TrainConfig):
     """The model for ``cfg.stage``, initialised from ``cfg.init_from`` when given."""
     from soundwave.models import SoundwaveConfig, SoundwaveModel
+    from soundwave.models.stage_dir import load_stage
 
     if cfg.init_from:
-        model = SoundwaveModel.load_stage(cfg.init_from, overrides=cfg.model or None)
+        model = load_stage(cfg.init_from, overrides=cfg.model or None)
     else:
         if cfg.stage != "align" and not cfg.model.get("encoder_path"):
             # a later stage starts from scratch only when the config builds a whole model
@@ -57,30 +86,28 @@ def build_model(cfg: TrainConfig):
             model = SoundwaveModel(SoundwaveConfig(**cfg.model))
         except TypeError as err:
             raise UserError(f"bad model config: {err}") from None
-    model.set_stage(cfg.stage, train_bridge=cfg.train_bridge)
+    apply_stage(model, cfg.stage, train_bridge=cfg.train_bridge)
     return model
 
 
 def make_valid_fn(cfg: TrainConfig, device: torch.device):
-    """Validation = the task metric on the first ``valid_max_utts`` of each valid source."""
+    """Validation = the task metric on ``valid_max_utts`` utterances of each valid source."""
     if not cfg.data.valid:
         return None
-    mode = "ctc" if cfg.stage == "align" else "generate"
+    mode = "ctc" if get_stage(cfg.stage).ctc_only else "generate"
+    decode_cfg = DecodeConfig(mode=mode, with_stats=False, data=cfg.data, generation=cfg.generation)
 
     def valid_fn(model) -> dict[str, float]:
         metrics: dict[str, float] = {}
         for source in cfg.data.valid:
-            cuts = load_cuts(source.cuts)
+            cuts = load_cuts(source.cuts, lazy=True)
             for task in source.tasks:
                 rs = list(
                     decode_cuts(
                         model,
                         cuts,
                         task,
-                        cfg.data,
-                        cfg.generation,
-                        mode=mode,
-                        with_stats=False,
+                        decode_cfg,
                         max_utts=cfg.data.valid_max_utts,
                         device=device,
                     )
@@ -91,3 +118,36 @@ def make_valid_fn(cfg: TrainConfig, device: torch.device):
         return metrics
 
     return valid_fn
+
+
+def run_stage(cfg: TrainConfig, exp_dir: str | Path) -> None:
+    """Train ``cfg.stage`` into ``exp_dir`` (resuming there) and save the stage dir: the
+    trained weights, ``soundwave_config.json`` with provenance, ``history.json``."""
+    from soundwave.models.stage_dir import save_stage
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+    info = init_distributed()
+    torch.manual_seed(cfg.train.seed)
+    try:
+        model = build_model(cfg)
+        inputs = ctc_inputs if get_stage(cfg.stage).ctc_only else soundwave_inputs
+        batches = BatchFactory(cfg.data, cfg.train.seed, info.world_size, info.rank, inputs)
+        hooks = Hooks(make_valid_fn(cfg, device_for(info)), speech_counts)
+
+        def save(model, steps: int) -> None:
+            provenance = {
+                "stage": cfg.stage,
+                "steps": steps,
+                "config_hash": config_hash(cfg),
+                "config": to_dict(cfg),
+                "date": datetime.datetime.now().isoformat(timespec="seconds"),
+            }
+            save_stage(model, exp_dir, extra=provenance)
+
+        fit_and_save(
+            model, batches, exp_dir, cfg.train, cfg.optim, save, info, hooks, config_hash(cfg)
+        )
+    finally:
+        cleanup(info)

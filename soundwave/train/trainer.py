@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from soundwave.errors import UserError
 from soundwave.train import checkpoint as ckpt
-from soundwave.train.distributed import DistInfo, all_ranks_true, barrier
+from soundwave.train.distributed import DistInfo, all_ranks_true, barrier, device_for
 from soundwave.train.optim import OptimConfig, build_optimizer, build_scheduler
 
 log = logging.getLogger("soundwave.train")
@@ -65,6 +65,16 @@ class LoopConfig:
 # make_batches(epoch, skip) -> this rank's batches of ``epoch`` after skipping ``skip`` of them.
 BatchFactory = Callable[[int, int], Iterable[dict[str, Any]]]
 ValidFn = Callable[[nn.Module], dict[str, float]]
+CountFn = Callable[[dict[str, Any]], dict[str, float]]
+
+
+@dataclass
+class Hooks:
+    """What a task adds to the loop: validation metrics (run on the main process only)
+    and per-batch amounts (utterances, audio seconds) logged per second."""
+
+    valid_fn: ValidFn | None = None
+    count_fn: CountFn | None = None
 
 
 def cpu_has_native_bf16() -> bool:
@@ -80,8 +90,8 @@ def autocast_dtype(cfg: LoopConfig, device: torch.device) -> torch.dtype | None:
     if cfg.dtype in ("auto", "auto_bf16"):
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        # measured on a 2-core AVX512-BF16 CPU: a 2.6 M-parameter LM's step 28 % faster in
-        # bf16, a 1 M-parameter Whisper encoder's 10 % slower; hence opt-in per config
+        # native CPU bf16 speeds up some models (matrix-bound LMs) and slows others (small
+        # convolutional encoders): opt-in per config
         return torch.bfloat16 if cfg.dtype == "auto_bf16" and cpu_has_native_bf16() else None
     if cfg.dtype == "float32":
         return None
@@ -105,26 +115,24 @@ class Trainer:
         loop: LoopConfig,
         optim: OptimConfig,
         dist_info: DistInfo | None = None,
-        device: torch.device | None = None,
-        valid_fn: ValidFn | None = None,
-        wrap_policy: set[type[nn.Module]] | None = None,
+        hooks: Hooks | None = None,
         config_hash: str | None = None,
-        count_fn: Callable[[dict[str, Any]], dict[str, float]] | None = None,
     ):
         self.loop, self.optim_cfg = loop, optim
         self.dist = dist_info or DistInfo()
-        self.device = device or torch.device("cpu")
+        self.device = device_for(self.dist)
         self.exp_dir = Path(exp_dir)
         self.ckpt_root = self.exp_dir / "checkpoints"
         self.make_batches = make_batches
-        self.valid_fn = valid_fn
+        hooks = hooks or Hooks()
+        self.valid_fn = hooks.valid_fn if self.dist.is_main else None
         self.config_hash = config_hash  # checkpoints of another config are not resumed
-        self.count_fn = count_fn  # per-batch amounts (utterances, audio seconds) logged per second
+        self.count_fn = hooks.count_fn
         self._counts: dict[str, float] = {}
         self.model = model.to(self.device)
         if not any(p.requires_grad for p in self.model.parameters()):
             raise UserError("nothing to train: the model has no trainable parameters")
-        self.wrapped = self._wrap(self.model, wrap_policy)
+        self.wrapped = self._wrap(self.model)
         self.optimizer = build_optimizer(self.wrapped, optim)
         self.scheduler = build_scheduler(self.optimizer, optim, loop.max_steps)
         self.amp_dtype = autocast_dtype(loop, self.device)
@@ -137,11 +145,14 @@ class Trainer:
         self._log_file: logging.Handler | None = None
 
     # ---- set-up ----------------------------------------------------------------------
-    def _wrap(self, model: nn.Module, wrap_policy: set[type[nn.Module]] | None) -> nn.Module:
+    def _wrap(self, model: nn.Module) -> nn.Module:
         if not self.dist.enabled:
             return model
         if self.loop.strategy == "fsdp":
             from torch.distributed.fsdp import fully_shard
+
+            # the units FSDP shards: a model names them (e.g. the LLM's decoder layers)
+            wrap_policy = model.fsdp_wrap_modules() if hasattr(model, "fsdp_wrap_modules") else None
 
             for module in model.modules():
                 if wrap_policy and isinstance(module, tuple(wrap_policy)):

@@ -9,18 +9,11 @@ random 1-layer decoder that nothing uses, a feature-extractor config) plus the C
 ``ctc_head.safetensors`` for quick WER checks.
 
 Default size (d_model 144, 4 layers, 4 heads, FFN 576): about 1.1 M trainable parameters.
-In the mini_synth recipe (2400 steps of 30 s batches, 4.7-6.4 minutes on 2 CPU cores)
-without accent rules and converted flite speakers it reaches greedy CER 26.9 % on dev and
-28.8 % on test, voices none of which it heard in training (32.0 % on test before the
-training speakers got generated timbres and frequency warps); on training speech CER
-12.5 %, training CTC loss 0.39: unseen voices, more than steps, are the limit.  Tried at
-the same 2400 steps, test CER against 28.8 %: SpecAugment 32.2 (training CER 24.7:
-underfit), mel-axis warping (``data.freq_warp=0.1``) 28.4, 1000 training speakers all with
-generated timbres instead of 300 29.0, d_model 192 30.6,
-accent rules in the generated timbres (``--accent-rules 0.3``) 29.5, and with half the
-flite training speakers converted into the other gender (``--flite-conversion 0.5``)
-27.8, the flite "awb" test speakers 57/61 -> 53/54: the recipe's default since then.
-The test voices' families (flite "awb", espeak-ng "gbcwmd") are what it has not heard.
+On the mini_synth test voices, none of which it heard in training, its character error
+rate stays far above the one on training speech: unseen voices, more than steps, are the
+limit (what was tried against it, and the numbers, are in README.md and the
+commit history).  The test voices' families (flite "awb", espeak-ng "gbcwmd") are what it
+has not heard.
 """
 
 from __future__ import annotations
@@ -77,8 +70,8 @@ def init_frontend(encoder: WhisperEncoder) -> None:
     """He-initialise the two GELU convolutions of a freshly built encoder.
 
     HF initialises them like every other weight (normal, std ``init_std`` = 0.02), which at
-    stand-in width leaves the audio at ~1/40 of the sinusoidal positions it is added to
-    (measured: conv output std 0.018 vs 0.68): the transformer first sees mostly positions
+    stand-in width leaves the audio at a small fraction of the sinusoidal positions it is
+    added to: the transformer first sees mostly positions
     and CTC training sits on its blank plateau for hundreds of steps.  He initialisation
     keeps the signal's scale through both convolutions.
     """

@@ -83,7 +83,7 @@ VARIANTS = {
 }
 
 # espeak-ng -p ranges (stop exclusive) that keep every variant's F0 on its gender's side
-# of ~150 Hz (measured: a female variant at -p 30 fell to 126 Hz)
+# of ~150 Hz (a female variant at a low -p falls into the male range)
 ESPEAK_PITCH = {"female": (45, 80), "male": (25, 61)}
 
 # flite voice -> (gender, F0 target range in Hz or None where the voice ignores it)
@@ -97,8 +97,8 @@ FLITE_SPLIT = {"train": ("kal16", "slt"), "dev": ("rms",), "test": ("awb",)}
 
 # training flite voice -> (gender, F0 target range in Hz, warp range) of its conversion:
 # flite has two training voices only, and each is one speaker; resampled by the warp
-# (frequencies / warp), slt's female formants fall by 17-20 % and its F0 to 100-125 Hz, a
-# male voice, and kal16's rise by 12-18 % with F0 at 180-225 Hz, a female one
+# (frequencies / warp), slt's female formants and F0 fall into a male voice's range, and
+# kal16's rise into a female one's
 FLITE_CONVERSIONS = {
     "slt": ("male", (125, 150), (1.2, 1.25)),
     "kal16": ("female", (160, 190), (0.85, 0.89)),

@@ -1,4 +1,4 @@
-"""Stage checkpoints, merged export and parameter reports for SoundwaveModel.
+"""Stage directories: the one module that reads and writes them (save, load, merged export).
 
 A stage dir holds ``trained.safetensors`` (every weight not taken from the base encoder or
 LLM: adapter, CTC head, bridge, LoRA) and ``soundwave_config.json`` (the model config
@@ -13,9 +13,8 @@ import datetime
 import json
 import os
 import tempfile
-from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -24,9 +23,7 @@ from torch import nn
 from soundwave.errors import UserError
 from soundwave.fileio import atomic_dir
 from soundwave.models.config import SoundwaveConfig
-
-if TYPE_CHECKING:
-    from soundwave.models.soundwave import SoundwaveModel
+from soundwave.models.soundwave import SoundwaveModel
 
 CONFIG_NAME = "soundwave_config.json"
 WEIGHTS_NAME = "trained.safetensors"
@@ -196,29 +193,8 @@ def export_merged(model: SoundwaveModel, out_dir: str | os.PathLike) -> None:
         model.cfg.replace(llm_path="llm").to_json(tmp / CONFIG_NAME, extra={"provenance": info})
 
 
-def param_report(
-    groups: dict[str, nn.Module | Iterable[nn.Parameter]],
-    total: Iterable[nn.Parameter] | None = None,
-) -> dict[str, dict[str, int]]:
-    """{group: {"total": n, "trainable": n}}; works on the meta device (nothing allocated)."""
-
-    def count(params: Iterable[nn.Parameter]) -> dict[str, int]:
-        unique = {id(p): p for p in params}.values()
-        return {
-            "total": sum(p.numel() for p in unique),
-            "trainable": sum(p.numel() for p in unique if p.requires_grad),
-        }
-
-    report = {
-        name: count(g.parameters() if isinstance(g, nn.Module) else g) for name, g in groups.items()
-    }
-    if total is not None:
-        report["total"] = count(total)
-    return report
-
-
-def format_param_report(report: dict[str, dict[str, int]]) -> str:
-    """A small table for logs."""
-    lines = [f"{'module':<20} {'total':>15} {'trainable':>15}"]
-    lines += [f"{k:<20} {v['total']:>15,} {v['trainable']:>15,}" for k, v in report.items()]
-    return "\n".join(lines)
+def load_stage(path: str | os.PathLike, overrides: dict | None = None) -> SoundwaveModel:
+    """Rebuild the model of a stage (or export) dir and load its weights."""
+    model = SoundwaveModel(read_stage_config(path, overrides))
+    load_trained_state(model, path)
+    return model

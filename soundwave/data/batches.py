@@ -1,0 +1,184 @@
+"""From lhotse manifests to training and evaluation batches: task mixing and sampling.
+
+A batch is the keyword arguments of the model's ``forward`` (see :mod:`.collate`).
+Training data is an endless stream: :class:`soundwave.tasks.MixedSampler` draws
+(dataset, task) pairs with temperature weights and tags each cut with its task; lhotse's
+bucketing sampler batches that stream by duration.  The instruction phrasing is drawn
+with a generator seeded by (seed, stream position, cut id).  Everything is a function of
+the seed, so a resumed run (which skips the batches already seen) sees exactly the
+batches an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from lhotse import CutSet
+from lhotse.dataset import DynamicBucketingSampler, DynamicCutSampler
+
+from soundwave.data.collate import SpeechTaskDataset, soundwave_inputs, tag_cut
+from soundwave.data.lhotse_io import load_cuts
+from soundwave.errors import UserError
+from soundwave.tasks import MixedSampler, MixtureEntry, MixtureSpec, get_task
+
+
+@dataclass
+class DataSource:
+    cuts: str  # lhotse CutSet manifest (jsonl.gz) with features unless on_the_fly
+    tasks: list[str] = field(default_factory=lambda: ["asr"])
+    weight: float = 1.0
+    name: str | None = None  # dataset name in logs and the mixture (default: the manifest path)
+
+    @property
+    def key(self) -> str:
+        return self.name or self.cuts
+
+
+@dataclass
+class DataConfig:
+    train: list[DataSource] = field(default_factory=list)
+    valid: list[DataSource] = field(default_factory=list)
+    temperature: float = 1.0  # mixing of several train sources: p_i ∝ (w_i n_i)^(1/T)
+    sampler: str = "bucketing"  # bucketing (DynamicBucketingSampler) | simple (DynamicCutSampler)
+    max_duration: float = 100.0  # seconds of audio per batch (per process)
+    max_cuts: int | None = None
+    num_buckets: int = 10
+    shuffle: bool = True
+    num_workers: int = 0
+    on_the_fly: bool = False  # compute log-mel in the data loader instead of reading it
+    spec_augment: bool = False  # SpecAugment (time warp, frequency and time masks) in training
+    # vocal-tract-length perturbation in training: each utterance's mel axis is stretched by
+    # a factor drawn from [1 - freq_warp, 1 + freq_warp] (0: off); new voices for free
+    freq_warp: float = 0.0
+    n_mels: int = 80
+    valid_max_utts: int = 64  # utterances decoded for validation metrics
+
+    def __post_init__(self) -> None:
+        if self.sampler not in ("bucketing", "simple"):
+            raise ValueError(f"data.sampler must be bucketing or simple, not '{self.sampler}'")
+        if not 0.0 <= self.freq_warp < 0.5:
+            raise ValueError(f"data.freq_warp must be in [0, 0.5), not {self.freq_warp}")
+
+
+class MixedCuts:
+    """Re-iterable endless cut stream drawn by :class:`MixedSampler`, each cut tagged with its task."""
+
+    def __init__(self, sources: list[DataSource], temperature: float, seed: int):
+        names = [s.key for s in sources]
+        if len(set(names)) != len(names):
+            raise UserError(f"data.train lists a dataset twice: {names}")
+        self.spec = MixtureSpec(
+            tuple(MixtureEntry(s.key, tuple(s.tasks), s.weight) for s in sources), temperature
+        )
+        self.cuts = {s.key: load_cuts(s.cuts, lazy=True) for s in sources}
+        self.sizes = {k: sum(1 for _ in v) for k, v in self.cuts.items()}
+        self.seed = seed
+
+    def __iter__(self):
+        mixer = MixedSampler(self.spec, self.cuts, sizes=self.sizes, seed=self.seed)
+        for position, (cut, task) in enumerate(mixer):
+            yield tag_cut(cut, task, position)
+
+
+def train_cuts(cfg: DataConfig, seed: int) -> CutSet:
+    if not cfg.train:
+        raise UserError("no training data: set data.train in the config")
+    return CutSet(MixedCuts(cfg.train, cfg.temperature, seed))
+
+
+def for_task(cuts: CutSet, task: str) -> CutSet:
+    """A fixed pass over ``cuts`` for ``task`` (validation, decoding)."""
+    get_task(task)
+    return cuts.map(functools.partial(tag_cut, task=task, position=0))
+
+
+def make_sampler(
+    cuts: CutSet, cfg: DataConfig, seed: int, shuffle: bool, world_size: int = 1, rank: int = 0
+):
+    common = dict(
+        max_duration=cfg.max_duration,
+        max_cuts=cfg.max_cuts,
+        shuffle=shuffle,
+        seed=seed,
+        drop_last=False,
+        world_size=world_size,
+        rank=rank,
+    )
+    if cfg.sampler == "bucketing":
+        return DynamicBucketingSampler(cuts, num_buckets=cfg.num_buckets, **common)
+    return DynamicCutSampler(cuts, **common)
+
+
+class BatchFactory:
+    """``make_batches(epoch, skip)`` for the trainer: this rank's batches, exactly resumable."""
+
+    def __init__(
+        self,
+        cfg: DataConfig,
+        seed: int,
+        world_size: int = 1,
+        rank: int = 0,
+        inputs: Callable[[dict[str, Any]], dict[str, Any]] = soundwave_inputs,
+    ):
+        self.cfg, self.seed, self.inputs = cfg, seed, inputs
+        self.sampler = make_sampler(train_cuts(cfg, seed), cfg, seed, cfg.shuffle, world_size, rank)
+        self.dataset = SpeechTaskDataset(
+            cfg.n_mels,
+            cfg.on_the_fly,
+            training=True,
+            seed=seed,
+            spec_augment=cfg.spec_augment,
+            freq_warp=cfg.freq_warp,
+        )
+
+    def __call__(self, epoch: int, skip: int) -> Iterator[dict[str, Any]]:
+        self.sampler.set_epoch(epoch)
+        loader = torch.utils.data.DataLoader(
+            self.dataset,
+            # islice calls iter() once: a second iter() would reset a lhotse sampler
+            sampler=itertools.islice(self.sampler, skip, None),
+            batch_size=None,
+            num_workers=self.cfg.num_workers,
+            persistent_workers=False,
+            # its own generator: creating a loader must not draw from the global RNG, or a
+            # resumed run (which creates one after restoring the RNG) would drift
+            generator=torch.Generator().manual_seed(self.seed + epoch),
+        )
+        for batch in loader:
+            yield self.inputs(batch)
+
+
+def spread_subset(cuts: CutSet, n: int) -> CutSet:
+    """``n`` cuts evenly spaced through ``cuts`` in their order (all of them if fewer).
+
+    Data dirs are sorted by utterance id, i.e. by speaker: the first ``n`` would be the
+    first speakers only (in mini_synth the first dev utterances are its flite speakers,
+    and validation WER ran far above the whole dev set's).
+    """
+    cuts = cuts.to_eager()
+    total = len(cuts)
+    if n >= total:
+        return cuts
+    return CutSet.from_cuts(cuts[i * total // n] for i in range(n))
+
+
+def eval_batches(
+    cuts: CutSet, task: str, cfg: DataConfig, max_utts: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """Fixed-order batches of ``task`` for validation/decoding, with the fixed evaluation
+    instruction; utterances without a target for ``task`` are left out.  ``max_utts``
+    takes that many utterances evenly spread over ``cuts`` (see :func:`spread_subset`)."""
+    if max_utts:
+        cuts = spread_subset(cuts, max_utts)
+    cuts = for_task(cuts, task)  # tags only the cuts that are decoded
+    sampler = DynamicCutSampler(
+        cuts, max_duration=cfg.max_duration, max_cuts=cfg.max_cuts, shuffle=False
+    )
+    dataset = SpeechTaskDataset(cfg.n_mels, cfg.on_the_fly, training=False)
+    for batch_cuts in sampler:
+        yield dataset[batch_cuts]

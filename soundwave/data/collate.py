@@ -1,0 +1,148 @@
+"""A lhotse CutSet mini-batch -> the keyword arguments of the model's ``forward``.
+
+A batch holds ``feats`` (B, n_mels, T) Whisper log-mel, ``feat_lens`` (B,), and per
+utterance the task ``instructions``, ``targets`` and ``transcripts`` (the CTC targets).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from typing import Any
+
+import torch
+from lhotse import CutSet
+from lhotse.dataset import OnTheFlyFeatures, SpecAugment
+from lhotse.dataset.collation import collate_features
+
+from soundwave.data.augment import warp_mel_axis
+from soundwave.errors import UserError
+from soundwave.features.fbank import FRAME_RATE, whisper_fbank
+from soundwave.tasks import cut_fields, get_task
+
+GENDER = get_task("gender")
+TASK_KEY = "sw_task"  # set on each training cut: the task it serves
+POSITION_KEY = "sw_position"  # and its position in the mixed stream
+
+
+def tag_cut(cut, task: str, position: int):
+    """Mark ``cut`` as serving ``task`` at ``position`` of the stream (what the dataset reads)."""
+    cut.custom = {**(cut.custom or {}), TASK_KEY: task, POSITION_KEY: position}
+    return cut
+
+
+def stable_seed(key: str) -> int:
+    """A seed derived from ``key`` alone: the same in every process and after a resume."""
+    return int.from_bytes(hashlib.sha1(key.encode()).digest()[:8], "little")
+
+
+def _rng_for(seed: int, position: int, cut_id: str) -> random.Random:
+    return random.Random(stable_seed(f"{seed}/{position}/{cut_id}"))
+
+
+class SpeechTaskDataset(torch.utils.data.Dataset):
+    """Turns a CutSet mini-batch into model inputs (lhotse map-style dataset)."""
+
+    def __init__(
+        self,
+        n_mels: int = 80,
+        on_the_fly: bool = False,
+        training: bool = True,
+        seed: int = 0,
+        spec_augment: bool = False,
+        freq_warp: float = 0.0,
+    ):
+        self.freq_warp = freq_warp if training else 0.0
+        self.extractor = OnTheFlyFeatures(whisper_fbank(n_mels)) if on_the_fly else None
+        self.training = training
+        self.seed = seed
+        # masks scaled to Whisper's 100 frames/s and 80-128 mel bins
+        self.augment = None
+        if spec_augment and training:
+            self.augment = SpecAugment(
+                time_warp_factor=40,
+                features_mask_size=n_mels // 6,
+                num_frame_masks=4,
+                frames_mask_size=40,
+            )
+
+    def __getitem__(self, cuts: CutSet) -> dict[str, Any]:
+        cuts = cuts.sort_by_duration(ascending=False)
+        ids, tasks, instructions, targets, transcripts, genders, keep = [], [], [], [], [], [], []
+        warps = []
+        for cut in cuts:
+            fields = cut_fields(cut)
+            task = get_task(cut.custom[TASK_KEY])
+            target = task.target(fields)
+            if target is None:
+                continue
+            rng = _rng_for(self.seed, cut.custom[POSITION_KEY], cut.id) if self.training else None
+            keep.append(cut)
+            ids.append(cut.id)
+            tasks.append(task.name)
+            instructions.append(task.instruction(fields, rng))
+            if self.freq_warp:  # drawn after the instruction, which stays as without warping
+                warps.append(1.0 + rng.uniform(-self.freq_warp, self.freq_warp))
+            targets.append(target)
+            transcripts.append(fields.get("text") or "")
+            genders.append(GENDER.target(fields))
+        if not keep:
+            raise UserError(
+                f"no utterance in a batch has a target for its tasks (first: {cuts[0].id})"
+            )
+        keep = CutSet.from_cuts(keep)
+        if self.extractor is not None:
+            feats, lens = self.extractor(keep)
+        else:
+            feats, lens = collate_features(keep)
+        feats = pad_like_silence(feats, lens)
+        if warps:
+            feats = warp_mel_axis(feats, torch.tensor(warps))
+        if self.augment is not None:
+            segments = torch.stack(
+                [torch.arange(len(lens)), torch.zeros_like(lens), lens], dim=1
+            ).int()
+            feats = self.augment(feats, segments)
+        feats = feats.transpose(1, 2).contiguous()
+        return {
+            "feats": feats,
+            "feat_lens": lens.long(),
+            "instructions": instructions,
+            "targets": targets,
+            "transcripts": transcripts,
+            "ids": ids,
+            "tasks": tasks,
+            "genders": genders,  # speaker gender where known (male/female), else None
+        }
+
+
+def pad_like_silence(feats: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
+    """Fill padding with each utterance's minimum, which is what Whisper's zero-padded audio gives."""
+    t = torch.arange(feats.shape[1])[None, :]
+    pad = t >= lens[:, None]
+    floor = feats.masked_fill(pad[..., None], float("inf")).amin(dim=(1, 2))
+    return torch.where(pad[..., None], floor[:, None, None], feats)
+
+
+def soundwave_inputs(batch: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of ``SoundwaveModel.forward`` (Stages II and III)."""
+    keys = ("feats", "feat_lens", "instructions", "targets", "transcripts")
+    return {k: batch[k] for k in keys}
+
+
+def ctc_inputs(batch: dict[str, Any]) -> dict[str, Any]:
+    """Stage I: audio and transcripts only, and no LLM forward."""
+    return {
+        "feats": batch["feats"],
+        "feat_lens": batch["feat_lens"],
+        "transcripts": batch["transcripts"],
+        "ctc_only": True,
+    }
+
+
+def speech_counts(batch: dict[str, Any]) -> dict[str, float]:
+    """What a speech batch holds, for the trainer's throughput log (this process only)."""
+    return {
+        "utts": float(len(batch["feat_lens"])),
+        "audio_s": float(batch["feat_lens"].sum()) / FRAME_RATE,
+    }
