@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from datadir_util import make_datadir, read_dir, umask
 
-from soundwave.data.kaldi import RECO, SPK, UTT, DataDir, file_kind, format_seconds, read_table
+from soundwave.data.kaldi import DataDir
+from soundwave.data.tables import RECO, SPK, UTT, file_kind, format_seconds, read_table
 from soundwave.errors import UserError
 
 

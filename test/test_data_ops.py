@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from datadir_util import make_datadir, make_segmented_datadir, read_dir, run_tool, umask
 
-from soundwave.data.kaldi import DataDir, file_kind
+from soundwave.data.kaldi import DataDir
 from soundwave.data.ops import _contiguous_parts, split_datadir
+from soundwave.data.tables import file_kind
 from soundwave.data.validate import validate_data_dir
 from soundwave.errors import UserError
 

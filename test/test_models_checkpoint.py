@@ -13,13 +13,12 @@ from soundwave.errors import UserError
 from soundwave.models.config import SoundwaveConfig
 from soundwave.models.soundwave import SoundwaveModel
 from soundwave.models.stage_dir import (
-    CONFIG_NAME,
-    WEIGHTS_NAME,
     export_merged,
     load_stage,
     load_trained_state,
     save_stage,
 )
+from soundwave.stages import CONFIG_NAME, WEIGHTS_NAME
 from soundwave.train.stages import apply_stage
 
 INSTR = ["transcribe", "say it"]

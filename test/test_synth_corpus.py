@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from soundwave.data.kaldi import read_table
+from soundwave.data.tables import read_table
 from soundwave.data.validate import validate_data_dir
 from soundwave.offline.standin.text_data import load_records
 from soundwave.offline.synth import english, grammar

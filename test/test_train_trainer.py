@@ -11,9 +11,10 @@ from torch import nn
 
 from soundwave.errors import UserError
 from soundwave.train import checkpoint as ckpt
-from soundwave.train import trainer as trainer_module
+from soundwave.train import precision as trainer_module
 from soundwave.train.optim import OptimConfig, lr_factor
-from soundwave.train.trainer import LoopConfig, Trainer, autocast_dtype
+from soundwave.train.precision import autocast_dtype
+from soundwave.train.trainer import LoopConfig, Trainer
 
 TRUE_W = torch.tensor([[1.5, -2.0, 0.5]])
 
@@ -154,13 +155,13 @@ def test_lr_schedules():
 def test_autocast_dtype_on_the_cpu(monkeypatch):
     cpu = torch.device("cpu")
     assert isinstance(trainer_module.cpu_has_native_bf16(), bool)
-    assert autocast_dtype(LoopConfig(dtype="auto"), cpu) is None
-    assert autocast_dtype(LoopConfig(dtype="float32"), cpu) is None
-    assert autocast_dtype(LoopConfig(dtype="bfloat16"), cpu) is torch.bfloat16
+    assert autocast_dtype("auto", cpu) is None
+    assert autocast_dtype("float32", cpu) is None
+    assert autocast_dtype("bfloat16", cpu) is torch.bfloat16
     # auto_bf16 takes bf16 only where the CPU computes it natively
     monkeypatch.setattr(trainer_module, "cpu_has_native_bf16", lambda: True)
-    assert autocast_dtype(LoopConfig(dtype="auto_bf16"), cpu) is torch.bfloat16
+    assert autocast_dtype("auto_bf16", cpu) is torch.bfloat16
     monkeypatch.setattr(trainer_module, "cpu_has_native_bf16", lambda: False)
-    assert autocast_dtype(LoopConfig(dtype="auto_bf16"), cpu) is None
+    assert autocast_dtype("auto_bf16", cpu) is None
     with pytest.raises(ValueError, match="auto_bf16"):
         LoopConfig(dtype="bf16")

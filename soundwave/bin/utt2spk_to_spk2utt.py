@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from soundwave.data.kaldi import utt2spk_to_spk2utt
 from soundwave.data.ops import input_fields
+from soundwave.data.tables import utt2spk_to_spk2utt
 from soundwave.errors import UserError, cli_main
 
 

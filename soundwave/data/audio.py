@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from soundwave.data.kaldi import MAX_OVERSHOOT, WavSource
+from soundwave.data.tables import MAX_OVERSHOOT, WavSource
 from soundwave.errors import UserError
 
 

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from soundwave.data.kaldi import (
+from soundwave.data.kaldi import DataDir
+from soundwave.data.tables import (
     MAX_OVERSHOOT,
     RECO,
     RECO_COVERAGE,
@@ -28,7 +29,6 @@ from soundwave.data.kaldi import (
     SPK_COVERAGE,
     UTT,
     UTT_COVERAGE,
-    DataDir,
     data_file_names,
     write_file,
 )

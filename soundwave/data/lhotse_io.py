@@ -45,12 +45,12 @@ from lhotse.cut import Cut
 from lhotse.utils import fastcopy
 
 from soundwave.data.audio import audio_info
-from soundwave.data.kaldi import (
+from soundwave.data.kaldi import DataDir
+from soundwave.data.tables import (
     RECO,
     SPK,
     STANDARD_FILES,
     UTT,
-    DataDir,
     WavSource,
     file_kind,
     format_seconds,

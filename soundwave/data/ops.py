@@ -16,14 +16,14 @@ from itertools import accumulate, pairwise
 from pathlib import Path
 from typing import BinaryIO
 
-from soundwave.data.kaldi import (
+from soundwave.data.kaldi import DataDir
+from soundwave.data.tables import (
     RECO,
     RECO_COVERAGE,
     SPK,
     SPK_COVERAGE,
     UTT,
     UTT_COVERAGE,
-    DataDir,
     format_seconds,
     line_of,
     raw_lines,

@@ -10,7 +10,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from soundwave.data.kaldi import (
+from soundwave.data.kaldi import DataDir
+from soundwave.data.tables import (
     MAX_OVERSHOOT,
     RECO,
     RECO_COVERAGE,
@@ -18,7 +19,6 @@ from soundwave.data.kaldi import (
     SPK_COVERAGE,
     UTT,
     UTT_COVERAGE,
-    DataDir,
     WavSource,
     file_kind,
     format_seconds,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -202,3 +204,25 @@ def embed_splice(embedding: nn.Module, audio: torch.Tensor, plan: SplicePlan) ->
     flat = audio.reshape(b * width, h).to(text.dtype)
     picked = flat.index_select(0, plan.audio_src.clamp(min=0).reshape(-1)).reshape(text.shape)
     return torch.where((plan.audio_src >= 0).unsqueeze(-1), picked, text)
+
+
+def wrap_lora(
+    llm: nn.Module, rank: int, alpha: float, dropout: float, target_modules: Sequence[str]
+) -> nn.Module:
+    """``llm`` wrapped with peft LoRA adapters on ``target_modules``."""
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(
+        r=rank,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=list(target_modules),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+    try:
+        with warnings.catch_warnings():  # peft calls a transformers API deprecated in v5
+            warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
+            return get_peft_model(llm, lora)
+    except ValueError as err:  # e.g. target modules not found in this LLM
+        raise UserError(f"cannot add LoRA: {err}") from None

@@ -32,6 +32,7 @@ from soundwave.models.llm import (
     load_llm,
     load_tokenizer,
     plan_splice,
+    wrap_lora,
 )
 from soundwave.models.masking import lengths_to_mask
 from soundwave.models.params import param_report
@@ -158,28 +159,18 @@ class SoundwaveModel(nn.Module):
         mods = {"adapter": self.adapter, "ctc_head": self.ctc_head, "bridge": self.bridge}
         return {k: m for k, m in mods.items() if m is not None}
 
-    # ----------------------------------------------------------------- stages
+    # ----------------------------------------------------------------- LoRA
     def add_lora(self) -> None:
         """Wrap the LLM with peft LoRA adapters (once)."""
-        if self.has_lora:
-            return
-        from peft import LoraConfig, get_peft_model
-
-        lora = LoraConfig(
-            r=self.cfg.lora_rank,
-            lora_alpha=self.cfg.lora_alpha,
-            lora_dropout=self.cfg.lora_dropout,
-            target_modules=list(self.cfg.lora_target_modules),
-            bias="none",
-            task_type="CAUSAL_LM",
-        )
-        try:
-            with warnings.catch_warnings():  # peft calls a transformers API deprecated in v5
-                warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
-                self.llm = get_peft_model(self.llm, lora)
-        except ValueError as err:  # e.g. target modules not found in this LLM
-            raise UserError(f"cannot add LoRA: {err}") from None
-        self.has_lora = True
+        if not self.has_lora:
+            self.llm = wrap_lora(
+                self.llm,
+                self.cfg.lora_rank,
+                self.cfg.lora_alpha,
+                self.cfg.lora_dropout,
+                self.cfg.lora_target_modules,
+            )
+            self.has_lora = True
 
     def lora_parameters(self) -> list[nn.Parameter]:
         return [p for n, p in self.llm.named_parameters() if "lora_" in n]

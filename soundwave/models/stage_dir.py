@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -24,9 +23,7 @@ from soundwave.errors import UserError
 from soundwave.fileio import atomic_dir
 from soundwave.models.config import SoundwaveConfig
 from soundwave.models.soundwave import SoundwaveModel
-
-CONFIG_NAME = "soundwave_config.json"
-WEIGHTS_NAME = "trained.safetensors"
+from soundwave.stages import CONFIG_NAME, WEIGHTS_NAME, read_stage_info
 
 
 def is_base_param(name: str) -> bool:
@@ -95,16 +92,6 @@ def save_stage(
     out = Path(out_dir)
     save_safetensors(trained_state(model), out / WEIGHTS_NAME, {"stage": str(model.stage)})
     model.cfg.to_json(out / CONFIG_NAME, extra={"provenance": provenance(model, extra)})
-
-
-def read_stage_info(path: str | os.PathLike) -> dict[str, Any]:
-    cfg_path = Path(path) / CONFIG_NAME
-    if not cfg_path.is_file():
-        raise UserError(f"not a Soundwave stage dir (no {CONFIG_NAME})", path)
-    try:
-        return json.loads(cfg_path.read_text())
-    except json.JSONDecodeError as err:
-        raise UserError(f"invalid JSON: {err.msg}", cfg_path, err.lineno) from None
 
 
 def read_stage_config(path: str | os.PathLike, overrides: dict | None = None) -> SoundwaveConfig:

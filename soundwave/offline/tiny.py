@@ -283,6 +283,26 @@ def build_tiny_official(
     )
     (out_dir / "config.json").write_text(json.dumps(cfg, indent=2))
 
+    t = _official_tensors(vocab, hidden, layers, heads, kv_heads, adapter_size, seed)
+    names = sorted(t)
+    weight_map = {}
+    for s in range(shards):
+        fname = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
+        part = {n: t[n].contiguous() for n in names[s::shards]}
+        save_file(part, str(out_dir / fname), metadata={"format": "pt"})
+        weight_map |= dict.fromkeys(part, fname)
+    index = {
+        "metadata": {"total_size": sum(x.numel() * 4 for x in t.values())},
+        "weight_map": weight_map,
+    }
+    (out_dir / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
+    return str(out_dir)
+
+
+def _official_tensors(
+    vocab: int, hidden: int, layers: int, heads: int, kv_heads: int, adapter_size: int, seed: int
+) -> dict[str, torch.Tensor]:
+    """Random weights under the released checkpoint's tensor names."""
     gen = torch.Generator().manual_seed(seed)
 
     def rnd(*shape: int, scale: float = 0.2) -> torch.Tensor:
@@ -334,16 +354,4 @@ def build_tiny_official(
         "model.lbm.atten_layer_norm.weight": 1 + rnd(h, scale=0.05),
         "model.lbm.atten_layer_norm.bias": rnd(h, scale=0.05),
     }
-    names = sorted(t)
-    weight_map = {}
-    for s in range(shards):
-        fname = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
-        part = {n: t[n].contiguous() for n in names[s::shards]}
-        save_file(part, str(out_dir / fname), metadata={"format": "pt"})
-        weight_map |= dict.fromkeys(part, fname)
-    index = {
-        "metadata": {"total_size": sum(x.numel() * 4 for x in t.values())},
-        "weight_map": weight_map,
-    }
-    (out_dir / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
-    return str(out_dir)
+    return t

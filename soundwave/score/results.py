@@ -33,7 +33,7 @@ from typing import Any
 from soundwave.errors import UserError
 from soundwave.fileio import atomic_write
 from soundwave.score.metrics import LOWER_IS_BETTER
-from soundwave.stages import STAGE_NAMES
+from soundwave.stages import STAGE_NAMES, recorded_config_hash
 
 SCHEMA = 1
 #: Stages in training order; others sort after them by name.
@@ -137,12 +137,10 @@ def file_hash(path: str | os.PathLike) -> str:
     except OSError as err:
         raise UserError(err.strerror or str(err), path) from None
     try:
-        recorded = json.loads(data)["provenance"]["extra"]["config_hash"]
-        if isinstance(recorded, str):
-            return recorded
-    except (ValueError, KeyError, TypeError):
-        pass
-    return hashlib.sha256(data).hexdigest()[:12]
+        recorded = recorded_config_hash(json.loads(data))
+    except (ValueError, AttributeError):  # not JSON, or not a stage dir's config
+        recorded = None
+    return recorded or hashlib.sha256(data).hexdigest()[:12]
 
 
 def write_score(path: str | os.PathLike, record: ScoreRecord) -> None:

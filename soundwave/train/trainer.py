@@ -30,10 +30,9 @@ from soundwave.errors import UserError
 from soundwave.train import checkpoint as ckpt
 from soundwave.train.distributed import DistInfo, all_ranks_true, barrier, device_for
 from soundwave.train.optim import OptimConfig, build_optimizer, build_scheduler
+from soundwave.train.precision import DTYPE_CHOICES, autocast_dtype
 
 log = logging.getLogger("soundwave.train")
-
-DTYPE_CHOICES = ("auto", "auto_bf16", "float32", "bfloat16", "float16")
 
 
 @dataclass
@@ -77,27 +76,6 @@ class Hooks:
     count_fn: CountFn | None = None
 
 
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bf16 matrix products natively (AVX512-BF16 or AMX)."""
-    try:
-        return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-    except AttributeError:  # a torch without these probes: assume emulation
-        return False
-
-
-def autocast_dtype(cfg: LoopConfig, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype of ``train.dtype`` on ``device``; None: run in fp32."""
-    if cfg.dtype in ("auto", "auto_bf16"):
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        # native CPU bf16 speeds up some models (matrix-bound LMs) and slows others (small
-        # convolutional encoders): opt-in per config
-        return torch.bfloat16 if cfg.dtype == "auto_bf16" and cpu_has_native_bf16() else None
-    if cfg.dtype == "float32":
-        return None
-    return getattr(torch, cfg.dtype)
-
-
 def move_to(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
     return {
         k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()
@@ -135,7 +113,7 @@ class Trainer:
         self.wrapped = self._wrap(self.model)
         self.optimizer = build_optimizer(self.wrapped, optim)
         self.scheduler = build_scheduler(self.optimizer, optim, loop.max_steps)
-        self.amp_dtype = autocast_dtype(loop, self.device)
+        self.amp_dtype = autocast_dtype(loop.dtype, self.device)
         self.step = 0
         self.epoch = 0
         self.batches_in_epoch = 0  # this rank's micro-batches consumed in the current epoch

@@ -247,22 +247,32 @@ def pretrain(cfg: StandinConfig, exp_dir: str | Path, out_dir: str | Path) -> in
     )
     exp_dir, out_dir = Path(exp_dir), Path(out_dir)
     torch.manual_seed(cfg.train.seed)
-    if cfg.kind == "encoder":
-        from soundwave.offline.standin.encoder import save_whisper
+    build = encoder_run if cfg.kind == "encoder" else llm_run
+    model, batches, hooks, save = build(cfg, exp_dir, out_dir)
+    return fit_and_save(
+        model,
+        batches,
+        exp_dir,
+        cfg.train,
+        cfg.optim,
+        save,
+        hooks=hooks,
+        config_hash=config_hash(cfg),
+    )
 
-        model = build_encoder(cfg)
-        batches = BatchFactory(cfg.data, cfg.train.seed, inputs=encoder_inputs)
-        hooks = Hooks(encoder_valid_fn(cfg), speech_counts)
-        return fit_and_save(
-            model,
-            batches,
-            exp_dir,
-            cfg.train,
-            cfg.optim,
-            lambda m, _: save_whisper(m, out_dir),
-            hooks=hooks,
-            config_hash=config_hash(cfg),
-        )
+
+def encoder_run(cfg: StandinConfig, exp_dir: Path, out_dir: Path):
+    """(model, batches, hooks, save) of the stand-in encoder's pretraining."""
+    from soundwave.offline.standin.encoder import save_whisper
+
+    model = build_encoder(cfg)
+    batches = BatchFactory(cfg.data, cfg.train.seed, inputs=encoder_inputs)
+    hooks = Hooks(encoder_valid_fn(cfg), speech_counts)
+    return model, batches, hooks, lambda m, _: save_whisper(m, out_dir)
+
+
+def llm_run(cfg: StandinConfig, exp_dir: Path, out_dir: Path):
+    """(model, batches, hooks, save) of the stand-in LLM's pretraining."""
     from soundwave.offline.standin.llm import save_llm
     from soundwave.offline.standin.prompts import SYSTEM_PROMPT
     from soundwave.offline.standin.text_data import TextSFTCollator, load_records
@@ -288,13 +298,4 @@ def pretrain(cfg: StandinConfig, exp_dir: str | Path, out_dir: str | Path) -> in
         records = load_records(Path(cfg.text.valid))[: cfg.text.valid_max_records]
         valid = TextBatches(records, collate, cfg.text.batch_size, cfg.train.seed)
     hooks = Hooks(llm_valid_fn(valid, collator, cfg.text.valid_task_utts))
-    return fit_and_save(
-        model,
-        batches,
-        exp_dir,
-        cfg.train,
-        cfg.optim,
-        lambda m, _: save_llm(m, tokenizer, out_dir),
-        hooks=hooks,
-        config_hash=config_hash(cfg),
-    )
+    return model, batches, hooks, lambda m, _: save_llm(m, tokenizer, out_dir)

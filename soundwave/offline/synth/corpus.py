@@ -35,7 +35,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from soundwave.data.kaldi import DataDir, format_seconds, write_file
+from soundwave.data.kaldi import DataDir
+from soundwave.data.tables import format_seconds, write_file
 from soundwave.fileio import atomic_dir
 from soundwave.offline.synth import grammar, qa
 from soundwave.offline.synth.grammar import Sentence
