@@ -107,9 +107,9 @@ def test_stage_one_initialises_stage_two(tmp_path):
     with pytest.raises(UserError, match="do not fit"):
         load_trained_state(linear, tmp_path / "align")
     with pytest.raises(UserError, match="shape"):
-        model(stack=3).load_trained_state(tmp_path / "align")
+        load_trained_state(model(stack=3), tmp_path / "align")
     with pytest.raises(UserError, match="shape"):
-        model(lora_rank=8).load_trained_state(_save_with_lora(tmp_path / "lora"))
+        load_trained_state(model(lora_rank=8), _save_with_lora(tmp_path / "lora"))
 
 
 def _save_with_lora(path):
