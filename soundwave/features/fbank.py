@@ -114,7 +114,7 @@ def parse_channel(channel: str) -> int | None:
     raise UserError(f"--channel must be 'mix', 'left', 'right' or a channel index, not '{channel}'")
 
 
-def _select_channel(cut, index: int):
+def _select_channel(cut: MonoCut | MultiCut, index: int) -> MonoCut:
     channels = cut.channel if isinstance(cut.channel, list) else [cut.channel]
     if index not in channels:
         raise UserError(
@@ -135,7 +135,7 @@ def to_mono_16k(cuts: CutSet, channel: str = "mix") -> CutSet:
     """
     index = parse_channel(channel)
     if index is not None:
-        cuts = cuts.map(lambda cut: _select_channel(cut, index))
+        cuts = cuts.map(functools.partial(_select_channel, index=index))
     return cuts.resample(SAMPLE_RATE)
 
 
