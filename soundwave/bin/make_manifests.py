@@ -4,8 +4,10 @@ Usage:
     python -m soundwave.bin.make_manifests --data-dir data/train --out data/manifests/cuts_train.jsonl.gz \
         [--min-duration 0.3] [--max-duration 30] [--channel mix]
 
-The data dir is validated first.  Audio is resampled to 16 kHz and reduced to one channel
-(``--channel mix`` averages channels, an integer keeps one).  Utterances outside the
+The data dir is validated first.  Audio is resampled to 16 kHz (lazily: the manifest
+records the resampling).  ``--channel mix`` (the default) keeps every channel of a
+multi-channel recording and the features average them, as openai-whisper's ffmpeg
+decoding does for stereo; ``left``, ``right`` or an index keeps one channel.  Utterances outside the
 duration range are dropped, and what was dropped is reported (and written next to the
 manifest as ``<name>.filter.json``).  Supervision text, speaker, gender and every extra
 per-utterance file (``text.<lang>``, ``utt2<x>``) are carried into the cuts.
@@ -33,7 +35,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True, help="output CutSet manifest (.jsonl.gz)")
     parser.add_argument("--min-duration", type=float, default=0.1, help="seconds")
     parser.add_argument("--max-duration", type=float, default=3600.0, help="seconds")
-    parser.add_argument("--channel", default="mix", help="'mix' or a channel index")
+    parser.add_argument(
+        "--channel", default="mix", help="'mix' (average), 'left', 'right' or a channel index"
+    )
     args = parser.parse_args(argv)
 
     from soundwave.data.lhotse_io import datadir_to_cuts

@@ -5,8 +5,13 @@ and ``feat_lens`` (B,).  Output: (B, T50, d) frames at 50 Hz and their lengths.
 
 Two input modes:
 
-* ``"pad30"`` - every 30 s window is padded with Whisper's own silence value, as the
-  WhisperFeatureExtractor pads audio (and as Whisper and the released Soundwave saw it);
+* ``"pad30"`` - every 30 s window is padded to 3000 frames with the value that Whisper's
+  zero-padded audio has (:func:`whisper_silence_value`), as openai-whisper and the
+  WhisperFeatureExtractor pad audio (and as Whisper and the released Soundwave saw it).
+  With the features of :mod:`soundwave.features.fbank` (computed with zeros after the
+  audio) this reproduces openai-whisper's 30 s log-mel up to the two or three frames just
+  past the utterance's end; the window's values are clamped at its own (max - 2), as
+  Whisper clamps each 30 s window it sees;
 * ``"variable"`` - no padding: the positional embeddings are sliced to the window length
   and padded frames are masked out of self-attention, so a batch gives the same frames as
   each utterance alone.
@@ -31,14 +36,29 @@ DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.
 
 
 def whisper_silence_value(feats: torch.Tensor, feat_lens: torch.Tensor) -> torch.Tensor:
-    """The log-mel value of digital silence in each utterance, as WhisperFeatureExtractor has it.
+    """The log-mel value of zero samples in each window, as openai-whisper has it.
 
-    The extractor clamps log10(mel) at (max - 8) and maps x -> (x + 4) / 4, so zero samples
-    become (max_normalised - 2), floored at log10(1e-10) -> -1.5.  Returns (B,).
+    Whisper clamps log10(mel) at (max - 8), max over the window, and maps x -> (x + 4) / 4,
+    so zero samples (log10(1e-10) = -10 before the clamp) become (max_normalised - 2),
+    floored at -1.5.  ``feats`` (B, n_mels, T) must be exact (not coarsely quantised):
+    the max sets every padded frame.  Returns (B,).
     """
     valid = lengths_to_mask(feat_lens, feats.shape[-1]).unsqueeze(1)
     top = feats.masked_fill(~valid, float("-inf")).amax(dim=(1, 2))
     return (top - 2.0).clamp(min=-1.5)
+
+
+def pad_window(feats: torch.Tensor, feat_lens: torch.Tensor, window: int = 3000) -> torch.Tensor:
+    """(B, n_mels, T <= window) -> (B, n_mels, window): each row as Whisper's 30 s window.
+
+    Frames from ``feat_lens`` on become :func:`whisper_silence_value`, and the values are
+    clamped at that value, as Whisper clamps each window it computes on its own (a no-op
+    for a whole utterance; for a window of a longer one, its own max sets the floor).
+    """
+    silence = whisper_silence_value(feats, feat_lens)[:, None, None]
+    x = torch.maximum(F.pad(feats, (0, window - feats.shape[-1])), silence)
+    pad = ~lengths_to_mask(feat_lens, window).unsqueeze(1)
+    return torch.where(pad, silence, x)
 
 
 def load_whisper_encoder(path: str | os.PathLike):
@@ -122,10 +142,7 @@ class WhisperAudioEncoder(nn.Module):
         live = chunk_lens > 0
         xs, cl = x[live], chunk_lens[live]
         if self.input_mode == "pad30":
-            silence = whisper_silence_value(feats, lens).repeat_interleave(n_chunks)[live]
-            xs = F.pad(xs, (0, self.window - step))
-            pad = ~lengths_to_mask(cl, self.window).unsqueeze(1)
-            xs = torch.where(pad, silence[:, None, None], xs)
+            xs = pad_window(xs, cl, self.window)
             h = run_whisper_encoder(self.encoder, xs, None)
             out_lens = torch.full_like(cl, h.shape[1]) if self.full_window else (cl + 1) // 2
         else:

@@ -57,9 +57,10 @@ def official_config(
             where,
         )
     token = raw.get("audio_patch_token", "<audio_patch>")
+    # absolute, so that the imported model loads from any working directory
     fields: dict[str, Any] = dict(
-        encoder_path=str(encoder_path),
-        llm_path=str(official_dir),
+        encoder_path=str(Path(encoder_path).resolve()),
+        llm_path=str(Path(official_dir).resolve()),
         encoder_input="pad30",
         # the released model counts all 750 frames of the window (only meaningful with pad30)
         encoder_full_window=overrides.get("encoder_input", "pad30") == "pad30",
