@@ -364,3 +364,24 @@ def test_cli_missing_dir_is_one_line(tmp_path):
     assert str(tmp_path / "nope") in proc.stderr
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []  # no temporary dir left either
+
+
+def test_bad_model_bin_leaves_no_output(tmp_path):
+    from soundwave.models.ct2_whisper import convert_ct2_whisper
+
+    src = tmp_path / "ct2"
+    src.mkdir()
+    (src / "config.json").write_text("{}")
+    (src / "vocabulary.txt").write_text("a\nb\n")
+    variables, _ = _sample_variables()
+    data = write_model_bin(src / "model.bin", variables).read_bytes()
+    (src / "model.bin").write_bytes(data[:-7])
+    with pytest.raises(UserError, match="truncated") as err:
+        convert_ct2_whisper(src, tmp_path / "out")
+    assert err.value.one_line().startswith(f"{src / 'model.bin'}: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ct2"]
+    # a complete file of the wrong model (no Whisper tensors) is refused by name too
+    write_model_bin(src / "model.bin", variables)
+    with pytest.raises(UserError, match="'decoder/embeddings/weight' is missing"):
+        convert_ct2_whisper(src, tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ct2"]

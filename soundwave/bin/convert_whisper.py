@@ -8,7 +8,7 @@ model: tiny..large-v3, float16/int8/float32, multilingual or .en).  HFDIR gets w
 ``WhisperForConditionalGeneration.from_pretrained`` and ``AutoProcessor.from_pretrained``
 load (weights, generation config, tokenizer with the timestamp tokens, feature extractor)
 plus conversion.json with the provenance; it appears only once complete.  ctranslate2 is
-not needed.  Use HFDIR as the ``encoder`` of a Soundwave config.
+not needed.  HFDIR serves as a SoundwaveConfig ``encoder_path``.
 """
 
 from __future__ import annotations

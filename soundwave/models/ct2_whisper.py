@@ -16,7 +16,9 @@ then uint32 alias count and (alias, target) string pairs.  A string is a uint16 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import mmap
 import os
 import re
 import struct
@@ -112,7 +114,19 @@ def read_ct2_model(path: str | os.PathLike, expect_spec: str | None = "WhisperSp
     path = Path(path)
     if not path.is_file():
         raise UserError("CTranslate2 model file not found", path)
-    data = path.read_bytes()
+    # Memory-mapped: a large-v3 model.bin is 3 GB, and every tensor is copied out anyway.
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return _parse(b"", path, expect_spec)
+        data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        return _parse(data, path, expect_spec)
+    finally:
+        with contextlib.suppress(BufferError):  # a view still alive: the GC closes it
+            data.close()
+
+
+def _parse(data: bytes | mmap.mmap, path: Path, expect_spec: str | None) -> Ct2Model:
     cur = _Cursor(data, path)
     version = cur.unpack("I", "binary version")
     if version not in SUPPORTED_VERSIONS:
@@ -225,10 +239,10 @@ class _Take:
         return self.left.pop(name)
 
 
-def _count_layers(names: list[str], prefix: str) -> int:
+def _count_layers(names: list[str], prefix: str, path: Path) -> int:
     found = {int(m.group(1)) for n in names if (m := re.match(rf"{prefix}/layer_(\d+)/", n))}
     if found != set(range(len(found))):
-        raise UserError(f"not a CTranslate2 Whisper model: {prefix} layers {sorted(found)}")
+        raise UserError(f"not a CTranslate2 Whisper model: {prefix} layers {sorted(found)}", path)
     return len(found)
 
 
@@ -287,8 +301,8 @@ def ct2_to_hf_state_dict(model: Ct2Model, path: Path) -> tuple[dict[str, torch.T
     emb = take("decoder/embeddings/weight")
     vocab_size, d_model = emb.shape
     sd["model.decoder.embed_tokens.weight"] = emb
-    enc_layers = _count_layers(names, "encoder")
-    dec_layers = _count_layers(names, "decoder")
+    enc_layers = _count_layers(names, "encoder", path)
+    dec_layers = _count_layers(names, "decoder", path)
     enc_heads = _scalar(take, "encoder/num_heads")
     dec_heads = _scalar(take, "decoder/num_heads")
     for heads in (enc_heads, dec_heads):
