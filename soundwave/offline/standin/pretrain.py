@@ -93,7 +93,8 @@ def encoder_inputs(batch: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_encoder(cfg: StandinConfig):
-    from soundwave.offline.standin.encoder import EncoderCTCPretrainer, whisper_config
+    from soundwave.offline.standin.encoder import EncoderCTCPretrainer
+    from soundwave.offline.tiny import whisper_config
 
     spec = cfg.encoder
     whisper = whisper_config(
@@ -180,9 +181,10 @@ class TextBatches:
 
 
 def build_llm(cfg: StandinConfig, exp_dir: Path):
-    from soundwave.offline.standin.llm import CausalLMPretrainer, build_llm, llm_config
+    from soundwave.offline.standin.llm import CausalLMPretrainer, build_llm
     from soundwave.offline.standin.prompts import task_phrasings
     from soundwave.offline.standin.tokenizer import train_tokenizer
+    from soundwave.offline.tiny import llm_config
 
     if not cfg.text.train:
         raise UserError("set text.train (jsonl task records) to pretrain the LLM")
