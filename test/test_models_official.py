@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 from models_util import official_dir, whisper_dir
 from safetensors import safe_open
@@ -34,6 +35,7 @@ SYSTEM = (
     "that the user provides, and assist the user with a variety of tasks using natural language."
 )
 STEPS = 6
+JFK = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "jfk.flac"
 
 
 def waveforms() -> list[np.ndarray]:
@@ -131,6 +133,7 @@ class Reference:
         audio_feature = self.asr_transformer_encoder(audio_feature)
         audio_features = self.out_norm(audio_feature)
         tokens = self.head(audio_features).argmax(dim=-1)
+        self.labels = tokens[0]  # the CTC labels of the last call
         shrink_mask = tokens.roll(1) != tokens
         shrink_mask[:, 0] = True
         shrink = audio_features[shrink_mask]
@@ -248,3 +251,106 @@ def test_import_with_relative_paths_loads_from_anywhere(tmp_path, monkeypatch):
     again = load_stage(tmp_path / "stage")
     assert Path(again.cfg.encoder_path) == (tmp_path / "whisper").resolve()
     assert Path(again.cfg.llm_path) == (tmp_path / "release").resolve()
+
+
+def _ctc_collapse(labels: list[int], blank: int) -> list[int]:
+    out = [t for i, t in enumerate(labels) if i == 0 or t != labels[i - 1]]
+    return [t for t in out if t != blank]
+
+
+def _table(path: Path) -> dict[str, str]:
+    return dict(([*line.split(" ", 1), ""])[:2] for line in path.read_text().splitlines())
+
+
+@pytest.mark.skipif(not JFK.exists(), reason=f"{JFK} is absent")
+def test_cli_path_on_real_audio_matches_released_forward(tmp_path, capsys):
+    """make_manifests -> compute_fbank -> import_official -> decode, and infer, on 44.1 kHz
+    stereo speech cut mid-word, against the released forward on openai-whisper's log-mel."""
+    whisper = pytest.importorskip("whisper", reason="openai-whisper is not installed (dev extra)")
+    from soundwave.bin import compute_fbank, decode, infer, make_manifests
+    from soundwave.bin import import_official as import_cli
+    from soundwave.data.batches import eval_batches
+    from soundwave.data.lhotse_io import load_cuts
+    from soundwave.decode.decode import DecodeConfig
+
+    x, sr = sf.read(JFK, dtype="float32")
+    audio = tmp_path / "jfk_cut.wav"
+    sf.write(audio, x[: int(3.37 * sr)], sr, subtype="PCM_24")  # ends inside "my"
+    assert float(np.sqrt(np.mean(x[int(3.32 * sr) : int(3.37 * sr)] ** 2))) > 0.05
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "wav.scp").write_text(f"jfk_cut {audio}\n")
+    (data / "utt2spk").write_text("jfk_cut jfk_cut\n")
+    (data / "spk2utt").write_text("jfk_cut jfk_cut\n")
+    (data / "text").write_text("jfk_cut and so my\n")
+    raw, cuts, stage = tmp_path / "raw.jsonl.gz", tmp_path / "cuts.jsonl.gz", tmp_path / "stage"
+    make_manifests.main(["--data-dir", str(data), "--out", str(raw)])
+    compute_fbank.main(
+        [
+            "--cuts",
+            str(raw),
+            "--out-cuts",
+            str(cuts),
+            "--storage",
+            str(tmp_path / "fbank"),
+            "--no-progress",
+        ]
+    )
+    import_cli.main(
+        ["--official-dir", official_dir(), "--encoder", whisper_dir(), "--out", str(stage)]
+    )
+    prompt = "please transcribe the audio"
+    out = tmp_path / "decode"
+    decode.main(
+        [
+            "--model-dir",
+            str(stage),
+            "--cuts",
+            str(cuts),
+            "--out-dir",
+            str(out),
+            "--instruction",
+            prompt,
+            "with_ctc=true",
+            f"generation.max_new_tokens={STEPS}",
+        ]
+    )
+
+    ref = Reference(official_dir())
+    want = whisper.log_mel_spectrogram(whisper.pad_or_trim(whisper.load_audio(str(audio))))
+    kept, _, tokens = ref(want, prompt)
+    labels = ref.labels.tolist()
+    blank = ref.tok.convert_tokens_to_ids("<audio_patch>")
+    assert 1 < len(kept) < 750 and len(tokens) > 0 and blank not in tokens
+
+    def text(ids: list[int]) -> str:
+        return " ".join(ref.tok.decode(ids, skip_special_tokens=True).split())
+
+    assert _table(out / "hyp.txt") == {"jfk_cut": text(tokens)}
+    assert _table(out / "ctc_hyp.txt") == {"jfk_cut": text(_ctc_collapse(labels, blank))}
+    assert _table(out / "shrink_stats.txt")["jfk_cut"].split()[1:] == ["750", str(len(kept))]
+
+    # frame by frame, on the batch that decode reads
+    model = load_stage(stage).eval()
+    (batch,) = eval_batches(load_cuts(cuts), "asr", DecodeConfig().data, instruction=prompt)
+    enc = model.encode_audio(batch["feats"], batch["feat_lens"])
+    v = int(enc.lengths[0])
+    assert enc.kept_index[0, :v].tolist() == kept.tolist()
+    assert enc.ctc_logits[0].argmax(-1).tolist() == labels
+    ids = model.generate_ids(batch["feats"], batch["feat_lens"], [prompt], max_new_tokens=STEPS)
+    assert ids == [tokens]
+
+    capsys.readouterr()
+    code = infer.main(
+        [
+            "--model-dir",
+            str(stage),
+            "--instruction",
+            prompt,
+            "--max-new-tokens",
+            str(STEPS),
+            str(audio),
+        ]
+    )
+    assert code == 0
+    assert capsys.readouterr().out.splitlines() == [f"jfk_cut {text(tokens)}"]

@@ -12,11 +12,16 @@ replaced by the task name.  Each output dir gets ``hyp.txt`` and ``ref.txt``
 (``<utt-id> <text>``), ``ctc_hyp.txt`` (the adapter's CTC transcript, with ``with_ctc``),
 ``shrink_stats.txt`` (``<utt-id> <seconds> <adapter-frames> <llm-positions>``) and
 ``decode.json`` (counts, speed, positions per second).
+
+``--instruction TEXT`` asks every utterance the same thing (e.g. "Please transcribe the
+audio.", the released model's phrasing) instead of the task's evaluation instruction;
+the task still names the reference.  It is the config key ``instruction``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 
 from soundwave.decode.run import decode_to_dirs, merge_decoded
 from soundwave.errors import UserError, cli_main
@@ -40,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         "--out-dir", required=True, help="output directory; {task} is replaced by the task"
     )
     parser.add_argument("--config", help="decoding YAML config")
+    parser.add_argument("--instruction", help="the instruction for every utterance")
     parser.add_argument(
         "--shard", default="1/1", help="J/N: decode the J-th of N interleaved shards"
     )
@@ -51,8 +57,11 @@ def main(argv: list[str] | None = None) -> None:
         return
     if not args.model_dir or not args.cuts:
         raise UserError("--model-dir and --cuts are required (unless --merge)")
+    overrides = list(args.overrides)
+    if args.instruction is not None:  # quoted: the text is not YAML
+        overrides.append(f"instruction={json.dumps(args.instruction)}")
     decode_to_dirs(
-        args.model_dir, args.cuts, args.tasks, args.out_dir, args.config, args.overrides, args.shard
+        args.model_dir, args.cuts, args.tasks, args.out_dir, args.config, overrides, args.shard
     )
 
 

@@ -168,17 +168,29 @@ def spread_subset(cuts: CutSet, n: int) -> CutSet:
 
 
 def eval_batches(
-    cuts: CutSet, task: str, cfg: DataConfig, max_utts: int | None = None
+    cuts: CutSet,
+    task: str,
+    cfg: DataConfig,
+    max_utts: int | None = None,
+    instruction: str | None = None,
+    need_target: bool = True,
 ) -> Iterator[dict[str, Any]]:
     """Fixed-order batches of ``task`` for validation/decoding, with the fixed evaluation
-    instruction; utterances without a target for ``task`` are left out.  ``max_utts``
-    takes that many utterances evenly spread over ``cuts`` (see :func:`spread_subset`)."""
+    instruction (or ``instruction``); utterances without a target for ``task`` are left
+    out unless ``need_target`` is false.  ``max_utts`` takes that many utterances evenly
+    spread over ``cuts`` (see :func:`spread_subset`)."""
     if max_utts:
         cuts = spread_subset(cuts, max_utts)
     cuts = for_task(cuts, task)  # tags only the cuts that are decoded
     sampler = DynamicCutSampler(
         cuts, max_duration=cfg.max_duration, max_cuts=cfg.max_cuts, shuffle=False
     )
-    dataset = SpeechTaskDataset(cfg.n_mels, cfg.on_the_fly, training=False)
+    dataset = SpeechTaskDataset(
+        cfg.n_mels,
+        cfg.on_the_fly,
+        training=False,
+        instruction=instruction,
+        need_target=need_target,
+    )
     for batch_cuts in sampler:
         yield dataset[batch_cuts]

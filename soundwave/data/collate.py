@@ -51,7 +51,13 @@ class SpeechTaskDataset(torch.utils.data.Dataset):
         seed: int = 0,
         spec_augment: bool = False,
         freq_warp: float = 0.0,
+        instruction: str | None = None,
+        need_target: bool = True,
     ):
+        # evaluation only: one instruction for every utterance instead of the task's, and
+        # (need_target=False) utterances without a reference too, with target ""
+        self.instruction = instruction
+        self.need_target = need_target
         self.freq_warp = freq_warp if training else 0.0
         self.extractor = OnTheFlyFeatures(whisper_fbank(n_mels)) if on_the_fly else None
         self.training = training
@@ -74,16 +80,19 @@ class SpeechTaskDataset(torch.utils.data.Dataset):
             fields = cut_fields(cut)
             task = get_task(cut.custom[TASK_KEY])
             target = task.target(fields)
-            if target is None:
+            if target is None and self.need_target:
                 continue
             rng = _rng_for(self.seed, cut.custom[POSITION_KEY], cut.id) if self.training else None
             keep.append(cut)
             ids.append(cut.id)
             tasks.append(task.name)
-            instructions.append(task.instruction(fields, rng))
+            if self.instruction is not None:
+                instructions.append(self.instruction)
+            else:
+                instructions.append(task.instruction(fields, rng))
             if self.freq_warp:  # drawn after the instruction, which stays as without warping
                 warps.append(1.0 + rng.uniform(-self.freq_warp, self.freq_warp))
-            targets.append(target)
+            targets.append(target or "")
             transcripts.append(fields.get("text") or "")
             genders.append(GENDER.target(fields))
         if not keep:

@@ -51,6 +51,11 @@ class DecodeConfig:
     mode: str = "generate"  # generate (the LLM) | ctc (the adapter's greedy CTC transcript)
     with_ctc: bool = False
     with_stats: bool = True
+    # the user turn for every utterance (e.g. "Please transcribe the audio."), instead of
+    # the task's evaluation phrasing; the task still names the reference and the metric
+    instruction: str | None = None
+    # false: decode utterances without a reference for the task too (ref ""): blind sets
+    need_target: bool = True
     data: DataConfig = field(
         default_factory=lambda: DataConfig(sampler="simple", max_duration=60.0)
     )
@@ -59,6 +64,8 @@ class DecodeConfig:
     def __post_init__(self) -> None:
         if self.mode not in ("generate", "ctc"):
             raise ValueError(f"mode must be generate or ctc, not '{self.mode}'")
+        if self.instruction is not None and not isinstance(self.instruction, str):
+            raise ValueError(f"instruction must be a string, not {self.instruction!r}")
 
 
 @dataclass
@@ -104,7 +111,8 @@ def decode_cuts(
     with_ctc, with_stats = cfg.with_ctc, cfg.with_stats and cfg.mode != "ctc"
     device = device or torch.device("cpu")
     model.eval()
-    for batch in eval_batches(cuts, task, cfg.data, max_utts):
+    batches = eval_batches(cuts, task, cfg.data, max_utts, cfg.instruction, cfg.need_target)
+    for batch in batches:
         t0 = time.time()
         feats, lens = batch["feats"].to(device), batch["feat_lens"].to(device)
         with torch.no_grad():
