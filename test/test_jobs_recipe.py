@@ -112,9 +112,8 @@ def test_recipes_link_the_shared_scripts(recipe):
     assert (recipe / "utils" / "parse_options.sh").is_file()
 
 
-def test_stage_script_per_stage_train_args(tmp_path):
-    """--train-args reach stages 3-5, --align/--shrink/--sft-args only their own stage, after
-    --train-args (a later key=value override wins)."""
+def recording_recipe(tmp_path):
+    """A recipe whose job runners record their command lines instead of running them."""
     recipe = make_recipe(tmp_path)
     (recipe / "soundwave.sh").symlink_to(REPO / "egs" / "TEMPLATE" / "soundwave.sh")
     # every job runner records its command line instead of running it
@@ -123,6 +122,13 @@ def test_stage_script_per_stage_train_args(tmp_path):
     (recipe / "cmd.sh").write_text(
         "export train_cmd=./record.sh decode_cmd=./record.sh cuda_cmd=./record.sh\n"
     )
+    return recipe
+
+
+def test_stage_script_per_stage_train_args(tmp_path):
+    """--train-args reach stages 3-5, --align/--shrink/--sft-args only their own stage, after
+    --train-args (a later key=value override wins)."""
+    recipe = recording_recipe(tmp_path)
     args = ["--train-args", "a=1 b=2", "--shrink-args", "b=3", "--sft-args", "c=4"]
     res = sh(["./soundwave.sh", "--stage", "3", "--stop-stage", "5", *args], recipe)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -131,4 +137,20 @@ def test_stage_script_per_stage_train_args(tmp_path):
         "exp/soundwave/align a=1 b=2",
         "exp/soundwave/shrink init_from=exp/soundwave/align a=1 b=2 b=3",
         "exp/soundwave/sft init_from=exp/soundwave/shrink a=1 b=2 c=4",
+    ]
+
+
+def test_stage_script_shrink_init(tmp_path):
+    """Stage II starts from exp/<tag>/align, from --shrink-init DIR, or (none) from nothing:
+    a bridge without Stage I whose config builds the whole model."""
+    recipe = recording_recipe(tmp_path)
+    for init in ("exp/main/align", "none"):
+        res = sh(
+            ["./soundwave.sh", "--stage", "4", "--stop-stage", "4", "--shrink-init", init], recipe
+        )
+        assert res.returncode == 0, res.stdout + res.stderr
+    calls = (recipe / "calls.txt").read_text().splitlines()
+    assert [c.split("--exp-dir ")[1] for c in calls] == [
+        "exp/soundwave/shrink init_from=exp/main/align",
+        "exp/soundwave/shrink",
     ]

@@ -241,3 +241,20 @@ def test_cli_builds_a_tiny_corpus(tmp_path):
     assert bad.returncode == 1
     assert bad.stderr.strip() == "make_synth_corpus: error: --num-train must be at least 1"
     assert list(empty.iterdir()) == []
+
+
+def test_cli_config_and_overrides(tmp_path):
+    """--config is the corpus, the size options override it, key=value overrides win."""
+    conf = tmp_path / "corpus.yaml"
+    conf.write_text("num_train: 4\nnum_test: 3\n")
+    bad = subprocess.run(
+        [
+            sys.executable, "-m", "soundwave.bin.make_synth_corpus", "--config", str(conf),
+            "--num-test", "2", "num_test=0", "--work-dir", str(tmp_path / "work"),
+        ],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == "make_synth_corpus: error: --num-test must be at least 1"
+    assert not (tmp_path / "work").exists()

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The shared stage script of every soundwave recipe (stages 1-7 of DESIGN.md §4).
+# The shared stage script of every soundwave recipe (stages 1-7; see ARCHITECTURE.md at the
+# repository root and egs/TEMPLATE/README.md).
 # A recipe's run.sh does its own stage 0 (local/data.sh) and calls this with its options.
 # All logic lives in the Python package; this only sequences `python -m soundwave.bin.*`.
 set -euo pipefail
@@ -18,6 +19,8 @@ max_duration=30
 align_config=conf/align.yaml
 shrink_config=conf/shrink.yaml
 sft_config=conf/sft.yaml
+shrink_init=""              # Stage II starts from this dir (default: exp/<tag>/align);
+                            # none: from the shrink config's own model (no Stage I)
 decode_config=conf/decode.yaml
 decode_stages="shrink sft"  # which stage outputs to decode
 decode_tasks="asr"          # tasks decoded on every test set
@@ -34,6 +37,8 @@ help_message="Usage: $0 [options]
                                3 align, 4 shrink, 5 sft, 6 decode, 7 score)
   --train-args \"k=v ...\"       overrides for stages 3-5; --align-args, --shrink-args,
                                --sft-args: for one stage (they win over --train-args)
+  --align-config, --shrink-config, --sft-config, --decode-config FILE   the stage configs
+  --shrink-init DIR|none       what Stage II starts from (default exp/<tag>/align)
   --train-set, --valid-set, --test-sets, --tag, --nj, --n-mels, --decode-tasks, ...
   (every variable at the top of $0 is an option)"
 
@@ -90,7 +95,8 @@ train_stage() {  # <stage-number> <name> <config> <init-from or ""> <the stage's
     ${train_py} --config "${config}" --exp-dir "${exp}/${name}" ${init:+init_from=${init}} ${train_args} ${own_args}
 }
 train_stage 3 align "${align_config}" "" "${align_args}"
-train_stage 4 shrink "${shrink_config}" "${exp}/align" "${shrink_args}"
+case ${shrink_init} in none) shrink_init="" ;; "") shrink_init=${exp}/align ;; esac
+train_stage 4 shrink "${shrink_config}" "${shrink_init}" "${shrink_args}"
 train_stage 5 sft "${sft_config}" "${exp}/shrink" "${sft_args}"
 
 if stage_on 6; then
@@ -124,7 +130,7 @@ if stage_on 7; then
   for m in align shrink sft; do [ -f "${exp}/${m}/history.json" ] && dirs+=("${exp}/${m}"); done
   [ ${#dirs[@]} -gt 0 ] && python -m soundwave.bin.plot_curves --out "${exp}/curves.png" "${dirs[@]}"
   last_test=${test_sets##* }  # "dev test": the picture shows an evaluation utterance
-  if [ -f "${exp}/shrink/soundwave_config.json" ] && grep -q '"bridge": "\(runs\|peaks\|none\)"' "${exp}/shrink/soundwave_config.json"; then
+  if [ -f "${exp}/shrink/soundwave_config.json" ]; then  # (no CTC head: it says so, plots nothing)
     python -m soundwave.bin.plot_alignment --model-dir "${exp}/shrink" --index 0 \
       --cuts "data/fbank/cuts_${last_test}.jsonl.gz" --out "${exp}/alignment.png"
   fi

@@ -9,32 +9,40 @@ goes to <work-dir>/wav, the stand-in LLM's text corpora to <work-dir>/text
 ({train,dev}.jsonl, lm.txt), and a report to <work-dir>/report.json.  Same seed -> same
 corpus.
 
+The corpus is a ``CorpusConfig`` (soundwave.offline.synth.corpus): a YAML file
+(``--config``, e.g. a recipe's conf/corpus.yaml; it may start from another with
+``base:``) with ``key=value`` overrides after it, as every stage config.  The size and
+share options (``--num-train 400``) are shorthands for the overrides of the same name
+(``num_train=400``); the overrides come last and win.
+
 Example:
   python -m soundwave.bin.make_synth_corpus --data-dir data --work-dir data/local/synth \\
-      --seed 0 --num-train 1800 --num-dev 200 --num-test 200 --nj 2
+      --config conf/corpus.yaml num_test=200 --nj 2
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
+from soundwave.config import load_config
 from soundwave.errors import UserError, cli_main
 from soundwave.offline.synth.corpus import CorpusConfig, build, summary
 from soundwave.offline.synth.speakers import ENGINES
 from soundwave.offline.synth.synthesize import check_tools, tool_versions
 
-# --smoke: a corpus that builds in a few seconds (explicit sizes still win)
-SMOKE = {
-    "num_train": 40,
-    "num_dev": 10,
-    "num_test": 10,
-    "spk_train": 8,
-    "spk_dev": 2,
-    "spk_test": 2,
-    "num_text_train": 400,
-    "num_text_dev": 50,
-}
+# the CorpusConfig fields that count something (at least 1)
+SIZES = (
+    "num_train",
+    "num_dev",
+    "num_test",
+    "spk_train",
+    "spk_dev",
+    "spk_test",
+    "num_text_train",
+    "num_text_dev",
+)
 
 # the options that are shares / probabilities in [0, 1] (CorpusConfig fields) and their help
 SHARES = {
@@ -46,12 +54,33 @@ SHARES = {
 }
 
 
-def _engines(value: str) -> tuple[str, ...]:
-    names = tuple(v for v in value.split(",") if v)
+def _engines(value: str) -> list[str]:
+    names = [v for v in value.split(",") if v]
     bad = [n for n in names if n not in ENGINES]
     if bad or not names:
         raise argparse.ArgumentTypeError(f"choose from {','.join(ENGINES)}")
     return names
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def check(cfg: CorpusConfig) -> None:
+    """One line naming the option for what ``build`` cannot make a corpus of."""
+    for name in SIZES:
+        if getattr(cfg, name) < 1:
+            raise UserError(f"{_flag(name)} must be at least 1")
+    for name in SHARES:
+        if not 0 <= getattr(cfg, name) <= 1:
+            raise UserError(f"{_flag(name)} must be in [0, 1]")
+    if cfg.test_heldout_frac + cfg.test_seen_frac > 1:
+        raise UserError("--test-heldout-frac + --test-seen-frac must not exceed 1")
+    if not 0 <= cfg.train_warp < 0.5:
+        raise UserError("--train-warp must be in [0, 0.5)")
+    bad = [e for e in cfg.engines if e not in ENGINES] or ([] if cfg.engines else ["(none)"])
+    if bad:
+        raise UserError(f"--engines: {bad[0]}: choose from {','.join(ENGINES)}")
 
 
 @cli_main
@@ -67,7 +96,11 @@ def main(argv: list[str] | None = None) -> None:
         default="data/local/synth",
         help="wavs, text corpora and report (%(default)s)",
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--config", help="YAML CorpusConfig (default: CorpusConfig's defaults)")
+    parser.add_argument(
+        "overrides", nargs="*", metavar="key=value", help="CorpusConfig overrides (they win)"
+    )
+    parser.add_argument("--seed", type=int, help=f"({default.seed})")
     for split in ("train", "dev", "test"):
         parser.add_argument(
             f"--num-{split}",
@@ -80,12 +113,7 @@ def main(argv: list[str] | None = None) -> None:
             help=f"{split} speakers ({getattr(default, 'spk_' + split)})",
         )
     for name, what in SHARES.items():
-        parser.add_argument(
-            f"--{name.replace('_', '-')}",
-            type=float,
-            default=getattr(default, name),
-            help=f"{what} (%(default)s)",
-        )
+        parser.add_argument(_flag(name), type=float, help=f"{what} ({getattr(default, name)})")
     parser.add_argument(
         "--num-text-train", type=int, help=f"LLM text corpus sentences ({default.num_text_train})"
     )
@@ -93,53 +121,36 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--engines",
         type=_engines,
-        default=default.engines,
-        help="comma-separated TTS engines (%(default)s)",
+        help=f"comma-separated TTS engines ({','.join(default.engines)})",
     )
     parser.add_argument(
         "--train-warp",
         type=float,
-        default=default.train_warp,
-        help="per-speaker frequency warp of training speakers, 1 +- this (%(default)s)",
+        help=f"per-speaker frequency warp of training speakers, 1 +- this ({default.train_warp})",
     )
     parser.add_argument("--nj", type=int, default=2, help="synthesis processes (%(default)s)")
-    parser.add_argument("--smoke", action="store_true", help="a tiny corpus for smoke tests")
     parser.add_argument(
         "--voices-check",
         action="store_true",
         help="only check that the TTS engines and voices are installed",
     )
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
 
+    shorthands = ("seed", *SIZES, *SHARES, "engines", "train_warp")
+    given = [
+        f"{name}={json.dumps(getattr(args, name))}"
+        for name in shorthands
+        if getattr(args, name) is not None
+    ]
+    cfg = load_config(CorpusConfig, args.config, [*given, *args.overrides])
     if args.voices_check:
-        check_tools(args.engines)
-        for engine, version in tool_versions(args.engines).items():
+        check_tools(cfg.engines)
+        for engine, version in tool_versions(cfg.engines).items():
             print(f"{engine}: {version}")
         return
-    sizes = {}
-    for name in SMOKE:
-        value = getattr(args, name)
-        if value is None:
-            value = SMOKE[name] if args.smoke else getattr(default, name)
-        if value < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
-        sizes[name] = value
-    for name in SHARES:
-        if not 0 <= getattr(args, name) <= 1:
-            raise UserError(f"--{name.replace('_', '-')} must be in [0, 1]")
-    if args.test_heldout_frac + args.test_seen_frac > 1:
-        raise UserError("--test-heldout-frac + --test-seen-frac must not exceed 1")
-    if not 0 <= args.train_warp < 0.5:
-        raise UserError("--train-warp must be in [0, 0.5)")
+    check(cfg)
     if args.nj < 1:
         raise UserError("--nj must be at least 1")
-    cfg = CorpusConfig(
-        seed=args.seed,
-        engines=args.engines,
-        **{name: getattr(args, name) for name in SHARES},
-        train_warp=args.train_warp,
-        **sizes,
-    )
     report = build(
         cfg, args.data_dir, args.work_dir, nj=args.nj, log=lambda m: print(m, file=sys.stderr)
     )

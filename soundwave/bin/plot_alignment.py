@@ -7,8 +7,9 @@ The PNG shows the Whisper log-mel spectrogram of the utterance, under it the ada
 25 Hz CTC argmax labels (token pieces over their frames, blanks as light dots), and the
 frames the shrinking bridge keeps (shaded; markers on the spectrogram).  The title gives
 the transcript, the greedy CTC transcript and "N adapter frames -> V LLM positions
-(x tokens)".  Any stage dir of a model with a CTC head works (bridge runs, peaks or none;
-not linear).
+(x tokens)".  Any stage dir of a model with a CTC head works (bridge runs, peaks or none);
+for one without (linear) it says in one line that there is no alignment to plot, writes
+nothing and exits 0.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ def main(argv: list[str] | None = None) -> None:
     hf_logging.disable_progress_bar()
     cut = pick_cut(load_cuts(args.cuts, lazy=True), args.utt, args.index, args.cuts)
     model = load_stage(args.model_dir)
+    if not model.cfg.has_ctc:
+        print(f"{args.model_dir}: bridge={model.cfg.bridge} has no CTC head: no alignment to plot")
+        return
     view = compute_alignment(model, cut)
     save_png(plot_alignment(view), args.out, args.dpi)
     print(f"{args.out}: {view.cut_id}: {view.summary()}")

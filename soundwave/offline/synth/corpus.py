@@ -63,7 +63,9 @@ SEEN_LABELS = ("seen", "new", "heldout")
 
 @dataclass(frozen=True)
 class CorpusConfig:
-    """Sizes and knobs of one corpus; the defaults are the default recipe's."""
+    """Sizes and knobs of one corpus; the defaults make a small one.  A recipe states its
+    corpus in a YAML file read onto this class (egs/mini_synth/s2t1/conf/corpus.yaml,
+    ``make_synth_corpus --config``)."""
 
     seed: int = 0
     num_train: int = 1800
