@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from soundwave.errors import UserError
-from soundwave.models.ct2_whisper import read_ct2_model
+from soundwave.models.ct2_format import read_ct2_model
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
