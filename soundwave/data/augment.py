@@ -1,8 +1,33 @@
-"""Augmentation on log-mel batches that lhotse does not have."""
+"""Augmentation on log-mel batches: what lhotse does not have, and lhotse's made repeatable."""
 
 from __future__ import annotations
 
+import contextlib
+import random
+from collections.abc import Iterator
+
+import numpy as np
 import torch
+
+
+@contextlib.contextmanager
+def seeded_rngs(seed: int) -> Iterator[None]:
+    """Run a block with Python's, numpy's and torch's global RNGs seeded from ``seed``, and
+    leave all three as they were afterwards.
+
+    lhotse's SpecAugment draws from all three global generators, of which only torch's is
+    seeded by the trainer: without this, the same run gave other masks every time (and a
+    resumed run other masks than an uninterrupted one)."""
+    py_state, np_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
 
 
 def warp_mel_axis(feats: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:

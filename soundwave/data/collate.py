@@ -15,7 +15,7 @@ from lhotse import CutSet
 from lhotse.dataset import OnTheFlyFeatures, SpecAugment
 from lhotse.dataset.collation import collate_features
 
-from soundwave.data.augment import warp_mel_axis
+from soundwave.data.augment import seeded_rngs, warp_mel_axis
 from soundwave.errors import UserError
 from soundwave.features.fbank import FRAME_RATE, whisper_fbank
 from soundwave.tasks import cut_fields, get_task
@@ -111,7 +111,10 @@ class SpeechTaskDataset(torch.utils.data.Dataset):
             segments = torch.stack(
                 [torch.arange(len(lens)), torch.zeros_like(lens), lens], dim=1
             ).int()
-            feats = self.augment(feats, segments)
+            # the masks are a function of the seed and the batch's stream positions alone
+            positions = "/".join(str(c.custom[POSITION_KEY]) for c in keep)
+            with seeded_rngs(stable_seed(f"{self.seed}/specaugment/{positions}")):
+                feats = self.augment(feats, segments)
         feats = feats.transpose(1, 2).contiguous()
         return {
             "feats": feats,
