@@ -57,12 +57,30 @@ class DataConfig:
     freq_warp: float = 0.0
     n_mels: int = 80
     valid_max_utts: int = 64  # utterances decoded for validation metrics
+    # read the frozen encoder's stored outputs (soundwave.bin.cache_encoder) instead of
+    # log-mel: Whisper runs once per utterance, not once per epoch and stage
+    encoder_cache: bool = False
+    # with encoder_cache, in training: SpecAugment-style time and channel masks on the
+    # encoder outputs (the log-mel augmentations cannot reach a cache)
+    encoder_mask: bool = False
 
     def __post_init__(self) -> None:
         if self.sampler not in ("bucketing", "simple"):
             raise ValueError(f"data.sampler must be bucketing or simple, not '{self.sampler}'")
         if not 0.0 <= self.freq_warp < 0.5:
             raise ValueError(f"data.freq_warp must be in [0, 0.5), not {self.freq_warp}")
+        if self.encoder_cache:
+            mel = [k for k in ("spec_augment", "freq_warp", "on_the_fly") if getattr(self, k)]
+            if mel:
+                raise ValueError(
+                    f"data.encoder_cache reads stored encoder outputs, but data.{mel[0]} needs "
+                    "the log-mel before the encoder; turn it off (data.encoder_mask=true masks "
+                    "the encoder outputs instead)"
+                )
+        elif self.encoder_mask:
+            raise ValueError(
+                "data.encoder_mask masks cached encoder outputs: it needs data.encoder_cache=true"
+            )
 
 
 class MixedCuts:
@@ -134,6 +152,8 @@ class BatchFactory:
             seed=seed,
             spec_augment=cfg.spec_augment,
             freq_warp=cfg.freq_warp,
+            encoder_cache=cfg.encoder_cache,
+            encoder_mask=cfg.encoder_mask,
         )
 
     def __call__(self, epoch: int, skip: int) -> Iterator[dict[str, Any]]:
@@ -191,6 +211,7 @@ def eval_batches(
         training=False,
         instruction=instruction,
         need_target=need_target,
+        encoder_cache=cfg.encoder_cache,
     )
     for batch_cuts in sampler:
         yield dataset[batch_cuts]

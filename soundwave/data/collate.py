@@ -2,6 +2,9 @@
 
 A batch holds ``feats`` (B, n_mels, T) Whisper log-mel, ``feat_lens`` (B,), and per
 utterance the task ``instructions``, ``targets`` and ``transcripts`` (the CTC targets).
+With ``encoder_cache`` it holds ``encoded`` (:class:`~soundwave.data.encoder_cache.EncoderFrames`,
+the stored encoder outputs) instead of ``feats``; ``feat_lens`` is still there (the
+utterances' log-mel frame counts, for throughput and durations only).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from lhotse.dataset import OnTheFlyFeatures, SpecAugment
 from lhotse.dataset.collation import collate_features
 
 from soundwave.data.augment import seeded_rngs, warp_mel_axis
+from soundwave.data.encoder_cache import collate_frames
 from soundwave.errors import UserError
 from soundwave.features.fbank import FRAME_RATE, whisper_fbank
 from soundwave.tasks import cut_fields, get_task
@@ -53,6 +57,8 @@ class SpeechTaskDataset(torch.utils.data.Dataset):
         freq_warp: float = 0.0,
         instruction: str | None = None,
         need_target: bool = True,
+        encoder_cache: bool = False,
+        encoder_mask: bool = False,
     ):
         # evaluation only: one instruction for every utterance instead of the task's, and
         # (need_target=False) utterances without a reference too, with target ""
@@ -62,6 +68,9 @@ class SpeechTaskDataset(torch.utils.data.Dataset):
         self.extractor = OnTheFlyFeatures(whisper_fbank(n_mels)) if on_the_fly else None
         self.training = training
         self.seed = seed
+        # read stored encoder outputs (and mask them, training only) instead of log-mel
+        self.encoder_cache = encoder_cache
+        self.encoder_mask = encoder_mask and training
         # masks scaled to Whisper's 100 frames/s and 80-128 mel bins
         self.augment = None
         if spec_augment and training:
@@ -75,7 +84,7 @@ class SpeechTaskDataset(torch.utils.data.Dataset):
     def __getitem__(self, cuts: CutSet) -> dict[str, Any]:
         cuts = cuts.sort_by_duration(ascending=False)
         ids, tasks, instructions, targets, transcripts, genders, keep = [], [], [], [], [], [], []
-        warps = []
+        warps, rngs = [], []
         for cut in cuts:
             fields = cut_fields(cut)
             task = get_task(cut.custom[TASK_KEY])
@@ -84,6 +93,7 @@ class SpeechTaskDataset(torch.utils.data.Dataset):
                 continue
             rng = _rng_for(self.seed, cut.custom[POSITION_KEY], cut.id) if self.training else None
             keep.append(cut)
+            rngs.append(rng)
             ids.append(cut.id)
             tasks.append(task.name)
             if self.instruction is not None:
@@ -100,25 +110,9 @@ class SpeechTaskDataset(torch.utils.data.Dataset):
                 f"no utterance in a batch has a target for its tasks (first: {cuts[0].id})"
             )
         keep = CutSet.from_cuts(keep)
-        if self.extractor is not None:
-            feats, lens = self.extractor(keep)
-        else:
-            feats, lens = collate_features(keep)
-        feats = pad_like_silence(feats, lens)
-        if warps:
-            feats = warp_mel_axis(feats, torch.tensor(warps))
-        if self.augment is not None:
-            segments = torch.stack(
-                [torch.arange(len(lens)), torch.zeros_like(lens), lens], dim=1
-            ).int()
-            # the masks are a function of the seed and the batch's stream positions alone
-            positions = "/".join(str(c.custom[POSITION_KEY]) for c in keep)
-            with seeded_rngs(stable_seed(f"{self.seed}/specaugment/{positions}")):
-                feats = self.augment(feats, segments)
-        feats = feats.transpose(1, 2).contiguous()
+        audio = self._encoded(keep, rngs) if self.encoder_cache else self._features(keep, warps)
         return {
-            "feats": feats,
-            "feat_lens": lens.long(),
+            **audio,
             "instructions": instructions,
             "targets": targets,
             "transcripts": transcripts,
@@ -126,6 +120,36 @@ class SpeechTaskDataset(torch.utils.data.Dataset):
             "tasks": tasks,
             "genders": genders,  # speaker gender where known (male/female), else None
         }
+
+    def _encoded(self, cuts: CutSet, rngs: list) -> dict[str, Any]:
+        # the mask draws come after the instruction's, which stays as without masking
+        encoded = collate_frames(cuts, rngs if self.encoder_mask else None)
+        lens = [c.num_frames if c.has_features else round(c.duration * FRAME_RATE) for c in cuts]
+        return {"encoded": encoded, "feat_lens": torch.tensor(lens, dtype=torch.long)}
+
+    def _features(self, cuts: CutSet, warps: list[float]) -> dict[str, Any]:
+        feats, lens = batch_features(cuts, self.extractor)
+        if warps:
+            feats = warp_mel_axis(feats, torch.tensor(warps))
+        if self.augment is not None:
+            segments = torch.stack(
+                [torch.arange(len(lens)), torch.zeros_like(lens), lens], dim=1
+            ).int()
+            # the masks are a function of the seed and the batch's stream positions alone
+            positions = "/".join(str(c.custom[POSITION_KEY]) for c in cuts)
+            with seeded_rngs(stable_seed(f"{self.seed}/specaugment/{positions}")):
+                feats = self.augment(feats, segments)
+        return {"feats": feats.transpose(1, 2).contiguous(), "feat_lens": lens.long()}
+
+
+def batch_features(cuts: CutSet, extractor=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, T, n_mels) log-mel of ``cuts`` (stored, or from ``extractor``), padded as
+    Whisper's zero-padded audio is, and (B,) frame counts: what the encoder is given."""
+    if extractor is not None:
+        feats, lens = extractor(cuts)
+    else:
+        feats, lens = collate_features(cuts)
+    return pad_like_silence(feats, lens), lens
 
 
 def pad_like_silence(feats: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
@@ -136,20 +160,23 @@ def pad_like_silence(feats: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
     return torch.where(pad[..., None], floor[:, None, None], feats)
 
 
+def audio_inputs(batch: dict[str, Any]) -> dict[str, Any]:
+    """The model's audio arguments: the stored encoder outputs (which the model then uses;
+    ``feat_lens`` still goes along, for the throughput counts), or the log-mel."""
+    if "encoded" in batch:
+        return {"encoded": batch["encoded"], "feat_lens": batch["feat_lens"]}
+    return {"feats": batch["feats"], "feat_lens": batch["feat_lens"]}
+
+
 def soundwave_inputs(batch: dict[str, Any]) -> dict[str, Any]:
     """The keyword arguments of ``SoundwaveModel.forward`` (Stages II and III)."""
-    keys = ("feats", "feat_lens", "instructions", "targets", "transcripts")
-    return {k: batch[k] for k in keys}
+    keys = ("instructions", "targets", "transcripts")
+    return {**audio_inputs(batch), **{k: batch[k] for k in keys}}
 
 
 def ctc_inputs(batch: dict[str, Any]) -> dict[str, Any]:
     """Stage I: audio and transcripts only, and no LLM forward."""
-    return {
-        "feats": batch["feats"],
-        "feat_lens": batch["feat_lens"],
-        "transcripts": batch["transcripts"],
-        "ctc_only": True,
-    }
+    return {**audio_inputs(batch), "transcripts": batch["transcripts"], "ctc_only": True}
 
 
 def speech_counts(batch: dict[str, Any]) -> dict[str, float]:

@@ -15,6 +15,7 @@ import torch
 from lhotse import CutSet
 
 from soundwave.data.batches import DataConfig, eval_batches
+from soundwave.data.collate import audio_inputs
 
 
 @dataclass
@@ -114,16 +115,18 @@ def decode_cuts(
     batches = eval_batches(cuts, task, cfg.data, max_utts, cfg.instruction, cfg.need_target)
     for batch in batches:
         t0 = time.time()
-        feats, lens = batch["feats"].to(device), batch["feat_lens"].to(device)
+        audio = {
+            k: v.to(device) if torch.is_tensor(v) else v for k, v in audio_inputs(batch).items()
+        }
         with torch.no_grad():
             if mode == "ctc":
-                hyps = ctc_hyps = model.ctc_transcribe(feats, lens)
+                hyps = ctc_hyps = model.ctc_transcribe(**audio)
                 frames_in = frames_out = [None] * len(hyps)
             else:
                 # one pass through the encoder serves the LLM, the CTC transcript and the stats
-                enc = model.encode_audio(feats, lens)
+                enc = model.encode_audio(**audio)
                 hyps = model.generate(
-                    feats, lens, batch["instructions"], encoding=enc, **gen.kwargs(task)
+                    None, None, batch["instructions"], encoding=enc, **gen.kwargs(task)
                 )
                 ctc_hyps = (
                     model.ctc_text(enc.ctc_logits, enc.frame_lens)

@@ -22,6 +22,7 @@ frames concatenated.  Only the encoder weights are read from the checkpoint.
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import torch
@@ -105,6 +106,23 @@ class WhisperAudioEncoder(nn.Module):
         self.n_mels: int = cfg.num_mel_bins
         self.window = 2 * cfg.max_source_positions  # 3000 input frames = 30 s
         self.step = min(round(chunk_s * 100), self.window)
+        self._cache_id: str | None = None
+
+    def cache_id(self) -> str:
+        """What makes this encoder's output: a digest of its weights (as loaded, in its
+        dtype) and the input mode, window and mel bins.  Stored with an encoder cache, and
+        compared before a cached batch is used (a path alone would miss a changed dir)."""
+        if self._cache_id is None:
+            digest = hashlib.blake2b(digest_size=8)
+            for name, tensor in sorted(self.encoder.state_dict().items()):
+                t = tensor.detach().cpu().contiguous()
+                digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+                digest.update(t.view(torch.uint8).numpy())
+            window = "full" if self.full_window else "speech"
+            self._cache_id = (
+                f"{digest.hexdigest()}/{self.input_mode}/step{self.step}/{window}/mels{self.n_mels}"
+            )
+        return self._cache_id
 
     def train(self, mode: bool = True) -> WhisperAudioEncoder:
         return super().train(False)  # frozen: dropout stays off

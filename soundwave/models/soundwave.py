@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from soundwave.data.encoder_cache import EncoderFrames
 from soundwave.errors import UserError
 from soundwave.models.adapter import AlignmentAdapter, EmbeddingCTCHead, ctc_greedy, ctc_loss
 from soundwave.models.baselines import LinearProjector
@@ -185,26 +186,49 @@ class SoundwaveModel(nn.Module):
         return self
 
     # ----------------------------------------------------------------- audio path
+    def _encoder_frames(
+        self,
+        feats: torch.Tensor | None,
+        feat_lens: torch.Tensor | None,
+        encoded: EncoderFrames | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoder frames (B, T50, d) and lengths: stored ones (``encoded``, checked to come
+        from this encoder) or the encoder run on the log-mel.  Everything after is the same."""
+        if encoded is not None:
+            encoded.check(self.encoder.cache_id())
+            return encoded.frames, encoded.lens
+        if feats is None or feat_lens is None:
+            raise ValueError("the audio path needs feats and feat_lens, or encoded frames")
+        return self.encoder(feats, feat_lens)
+
     def _adapter_frames(
-        self, feats: torch.Tensor, feat_lens: torch.Tensor
+        self,
+        feats: torch.Tensor | None,
+        feat_lens: torch.Tensor | None,
+        encoded: EncoderFrames | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Adapter output (B, T25, H), 25 Hz lengths, CTC logits (B, T25, vocab)."""
         if self.adapter is None or self.ctc_head is None:
             raise UserError("bridge=linear has no CTC head")
-        x, lens = self.encoder(feats, feat_lens)
+        x, lens = self._encoder_frames(feats, feat_lens, encoded)
         device = self.adapter.proj.weight.device
         frames, lens = self.adapter(x.to(device), lens.to(device))
         return frames, lens, self.ctc_head(frames)
 
-    def encode_audio(self, feats: torch.Tensor, feat_lens: torch.Tensor) -> AudioEncoding:
-        """Features -> the vectors that replace the audio placeholder."""
+    def encode_audio(
+        self,
+        feats: torch.Tensor | None = None,
+        feat_lens: torch.Tensor | None = None,
+        encoded: EncoderFrames | None = None,
+    ) -> AudioEncoding:
+        """Features (or stored encoder frames) -> the vectors that replace the audio placeholder."""
         if self.cfg.bridge == "linear":
-            x, lens = self.encoder(feats, feat_lens)
+            x, lens = self._encoder_frames(feats, feat_lens, encoded)
             emb, lens = self.bridge(x.to(self.device), lens.to(self.device))
             index = torch.arange(emb.shape[1], device=emb.device).expand(emb.shape[0], -1)
             index = index.masked_fill(~lengths_to_mask(lens, emb.shape[1]), -1)
             return AudioEncoding(emb, lens, index, None, lens)
-        frames, lens, logits = self._adapter_frames(feats, feat_lens)
+        frames, lens, logits = self._adapter_frames(feats, feat_lens, encoded)
         emb, counts, index = self.bridge(frames, lens, logits)
         return AudioEncoding(emb, counts, index, logits, lens)
 
@@ -220,22 +244,24 @@ class SoundwaveModel(nn.Module):
     # ----------------------------------------------------------------- training
     def forward(
         self,
-        feats: torch.Tensor,
-        feat_lens: torch.Tensor,
+        feats: torch.Tensor | None = None,
+        feat_lens: torch.Tensor | None = None,
         instructions: list[str] | None = None,
         targets: list[str] | None = None,
         transcripts: list[str] | None = None,
         ctc_only: bool = False,
+        encoded: EncoderFrames | None = None,
     ) -> dict[str, torch.Tensor]:
-        batch = feats.shape[0]
+        """The training loss of a batch of log-mel ``feats`` or of stored ``encoded`` frames."""
+        batch = len(encoded.lens) if encoded is not None else len(feats)
         ctc_targets = self._ctc_targets(transcripts, batch)
         if ctc_only:
-            _, lens, logits = self._adapter_frames(feats, feat_lens)
+            _, lens, logits = self._adapter_frames(feats, feat_lens, encoded)
             loss = ctc_loss(logits, lens, ctc_targets, self.audio_token_id)
             return {"loss": loss, "ctc_loss": loss}
         if targets is None or len(targets) != batch:
             raise ValueError("forward needs one target text per utterance (or ctc_only=True)")
-        enc = self.encode_audio(feats, feat_lens)
+        enc = self.encode_audio(feats, feat_lens, encoded)
         if enc.ctc_logits is not None:
             ctc = ctc_loss(enc.ctc_logits, enc.frame_lens, ctc_targets, self.audio_token_id)
         else:
@@ -300,8 +326,8 @@ class SoundwaveModel(nn.Module):
     @torch.no_grad()
     def generate(
         self,
-        feats: torch.Tensor,
-        feat_lens: torch.Tensor,
+        feats: torch.Tensor | None,
+        feat_lens: torch.Tensor | None,
         instructions: list[str],
         max_new_tokens: int = 64,
         num_beams: int = 1,
@@ -328,8 +354,8 @@ class SoundwaveModel(nn.Module):
     @torch.no_grad()
     def generate_ids(
         self,
-        feats: torch.Tensor,
-        feat_lens: torch.Tensor,
+        feats: torch.Tensor | None,
+        feat_lens: torch.Tensor | None,
         instructions: list[str],
         max_new_tokens: int = 64,
         num_beams: int = 1,
@@ -368,9 +394,14 @@ class SoundwaveModel(nn.Module):
         return rows
 
     @torch.no_grad()
-    def ctc_transcribe(self, feats: torch.Tensor, feat_lens: torch.Tensor) -> list[str]:
+    def ctc_transcribe(
+        self,
+        feats: torch.Tensor | None = None,
+        feat_lens: torch.Tensor | None = None,
+        encoded: EncoderFrames | None = None,
+    ) -> list[str]:
         """Greedy CTC from the adapter (collapse repeats, drop blanks, detokenize)."""
-        _, lens, logits = self._adapter_frames(feats, feat_lens)
+        _, lens, logits = self._adapter_frames(feats, feat_lens, encoded)
         return self.ctc_text(logits, lens)
 
     def ctc_text(self, ctc_logits: torch.Tensor, frame_lens: torch.Tensor) -> list[str]:
