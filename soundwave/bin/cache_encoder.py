@@ -20,10 +20,9 @@ from __future__ import annotations
 import argparse
 
 from soundwave.data.encoder_cache import CACHE_DTYPES, STORAGE_TYPES
-from soundwave.data.lhotse_io import load_cuts
+from soundwave.data.lhotse_io import load_cuts, save_cuts
 from soundwave.data.shards import parse_shard, shard_cuts
 from soundwave.errors import cli_main
-from soundwave.fileio import atomic_path
 from soundwave.models.encoder_cache import CacheOptions, cache_encoder_outputs, encoder_config
 
 
@@ -53,8 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     cuts = shard_cuts(load_cuts(args.cuts, lazy=True), job, num)
     opts = CacheOptions(args.dtype, args.storage_type, args.max_duration, not args.no_progress)
     cached = cache_encoder_outputs(cuts, cfg, args.storage, opts)
-    with atomic_path(args.out_cuts) as tmp:
-        cached.to_file(tmp)
+    save_cuts(cached, args.out_cuts)
     print(
         f"cache_encoder: {len(cached)} cuts ({cfg.encoder_input}, {args.dtype}) -> {args.out_cuts}"
     )

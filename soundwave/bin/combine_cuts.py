@@ -9,9 +9,8 @@ import argparse
 
 from lhotse import CutSet
 
-from soundwave.data.lhotse_io import load_cuts
+from soundwave.data.lhotse_io import load_cuts, save_cuts
 from soundwave.errors import UserError, cli_main
-from soundwave.fileio import atomic_path
 
 
 @cli_main
@@ -29,8 +28,7 @@ def main(argv: list[str] | None = None) -> None:
             seen.add(cut.id)
             cuts.append(cut)
     combined = CutSet.from_cuts(sorted(cuts, key=lambda c: c.id))
-    with atomic_path(args.out) as tmp:
-        combined.to_file(tmp)
+    save_cuts(combined, args.out)
     print(f"combine_cuts: {len(combined)} cuts from {len(args.inputs)} manifests -> {args.out}")
 
 

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import argparse
 
-from soundwave.data.lhotse_io import load_cuts
+from soundwave.data.lhotse_io import load_cuts, save_cuts
 from soundwave.data.shards import parse_shard, shard_cuts
 from soundwave.errors import cli_main
 from soundwave.features.fbank import DEFAULT_STORAGE, STORAGE_TYPES, compute_and_store
-from soundwave.fileio import atomic_path
 
 
 @cli_main
@@ -58,8 +57,7 @@ def main(argv: list[str] | None = None) -> None:
         progress=not args.no_progress,
         storage_type=args.storage_type,
     )
-    with atomic_path(args.out_cuts) as tmp:
-        with_feats.to_file(tmp)
+    save_cuts(with_feats, args.out_cuts)
     print(
         f"compute_fbank: {len(with_feats)} cuts, {sum(c.duration for c in with_feats) / 3600:.3f} h -> {args.out_cuts}"
     )

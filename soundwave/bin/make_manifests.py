@@ -21,7 +21,7 @@ from pathlib import Path
 
 from soundwave.errors import cli_main
 from soundwave.features.fbank import filter_by_duration, to_mono_16k
-from soundwave.fileio import atomic_path, atomic_write
+from soundwave.fileio import atomic_write
 
 
 @cli_main
@@ -40,13 +40,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
 
-    from soundwave.data.lhotse_io import datadir_to_cuts
+    from soundwave.data.lhotse_io import datadir_to_cuts, save_cuts
 
     cuts = to_mono_16k(datadir_to_cuts(args.data_dir), args.channel)
     cuts, report = filter_by_duration(cuts, args.min_duration, args.max_duration)
     out = Path(args.out)
-    with atomic_path(out) as tmp:
-        cuts.to_file(tmp)
+    save_cuts(cuts, out)
     report = {k: round(v, 4) if isinstance(v, float) else v for k, v in report.items()}
     with atomic_write(out.with_name(out.name.split(".")[0] + ".filter.json")) as f:
         json.dump({"data_dir": args.data_dir, **report}, f, indent=1)

@@ -57,7 +57,7 @@ from soundwave.data.tables import (
 )
 from soundwave.data.validate import check_data_dir
 from soundwave.errors import UserError
-from soundwave.fileio import atomic_write
+from soundwave.fileio import atomic_path, atomic_write
 
 ARK_TO_WAV = "soundwave.bin.ark_to_wav"
 _ARK_COMMAND = re.compile(rf"-m {re.escape(ARK_TO_WAV)} (?P<arg>\S.*)$")
@@ -295,6 +295,12 @@ def write_manifest(items: Iterable, path: str | os.PathLike) -> Path:
         for item in items:
             gz.write((json.dumps(item.to_dict(), ensure_ascii=False) + "\n").encode())
     return path
+
+
+def save_cuts(cuts: CutSet, path: str | os.PathLike) -> None:
+    """Write ``cuts`` to ``path`` (format from its suffix, e.g. ``.jsonl.gz``), atomically."""
+    with atomic_path(path) as tmp:
+        cuts.to_file(tmp)
 
 
 def manifest_paths(out_prefix: str | os.PathLike) -> dict[str, Path]:
