@@ -15,6 +15,7 @@ from soundwave.data.collate import SpeechTaskDataset
 from soundwave.data.lhotse_io import load_cuts
 from soundwave.errors import UserError
 from soundwave.models import encoder_cache as cache_lib
+from soundwave.models.encoder import WhisperAudioEncoder
 from soundwave.offline.tiny import build_tiny_whisper
 from soundwave.train.stages import TrainConfig
 
@@ -151,7 +152,7 @@ def test_a_model_dir_cache_matches_its_model(tiny_pipeline, uncached, tmp_path):
     pad30 = cache_lib.encoder_config(
         encoder=str(tiny_pipeline / "whisper"), overrides=["model.encoder_input=pad30"]
     )
-    ids = [cache_lib.build_encoder(c).cache_id() for c in (cfg, bare, pad30)]
+    ids = [WhisperAudioEncoder.from_config(c).cache_id() for c in (cfg, bare, pad30)]
     assert ids[0] == ids[1] != ids[2]
 
 

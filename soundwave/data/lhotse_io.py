@@ -105,7 +105,11 @@ def wav_scp_value(rec: Recording) -> str:
     raise UserError(f"recording '{rec.id}' has a '{src.type}' source, which wav.scp cannot hold")
 
 
-def _recording(reco: str, value: str, dur: str | None, sampling_rate: int | None) -> Recording:
+def recording_of(
+    reco: str, value: str, dur: str | None = None, sampling_rate: int | None = None
+) -> Recording:
+    """The lhotse Recording of a ``wav.scp`` value, all channels (a pipe with a known
+    duration and rate is not run to find out)."""
     if WavSource.parse(value).kind != "file" and dur is not None and sampling_rate:
         sr, n, nch = sampling_rate, round(float(dur) * sampling_rate), 1
     else:
@@ -139,7 +143,7 @@ def datadir_to_manifests(
     check_data_dir(d, where, check_paths=False)
     durs = d.get("reco2dur" if d.has_segments else "utt2dur") or {}
     recs = {
-        reco: _recording(reco, value, durs.get(reco), sampling_rate)
+        reco: recording_of(reco, value, durs.get(reco), sampling_rate)
         for reco, value in d["wav.scp"].items()
     }
     segments = d.segments()

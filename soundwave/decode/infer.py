@@ -24,9 +24,8 @@ from pathlib import Path
 import torch
 from lhotse import CutSet, MonoCut, MultiCut
 
-from soundwave.data.audio import audio_info
 from soundwave.data.batches import DataConfig
-from soundwave.data.lhotse_io import audio_source
+from soundwave.data.lhotse_io import recording_of
 from soundwave.data.tables import read_table
 from soundwave.decode.decode import DecodeConfig, GenerationConfig, decode_cuts
 from soundwave.decode.outputs import write_lines
@@ -89,22 +88,10 @@ def ids_for_paths(paths: Iterable[str]) -> dict[str, str]:
 
 def audio_cut(utt: str, value: str) -> MonoCut | MultiCut:
     """A whole-recording cut of a ``wav.scp`` value (all channels), at its own rate."""
-    from lhotse import Recording
-
-    info = audio_info(value)
-    if info.num_samples == 0:
+    rec = recording_of(utt, value)
+    if rec.num_samples == 0:
         raise UserError("no audio (0 samples)", value.strip())
-    channels = list(range(info.num_channels))
-    rec = Recording(
-        id=utt,
-        sources=[audio_source(value, channels)],
-        sampling_rate=info.sampling_rate,
-        num_samples=info.num_samples,
-        duration=info.num_samples / info.sampling_rate,
-    )
-    if len(channels) > 1:
-        return MultiCut(id=utt, start=0.0, duration=rec.duration, channel=channels, recording=rec)
-    return MonoCut(id=utt, start=0.0, duration=rec.duration, channel=0, recording=rec)
+    return rec.to_cut()
 
 
 def usable_cuts(inputs: dict[str, str], report: Callable[[str], None]) -> tuple[CutSet, list[str]]:

@@ -124,6 +124,17 @@ class WhisperAudioEncoder(nn.Module):
             )
         return self._cache_id
 
+    @classmethod
+    def from_config(cls, cfg) -> WhisperAudioEncoder:
+        """The encoder a :class:`~soundwave.models.config.SoundwaveConfig` names."""
+        return cls(
+            cfg.encoder_path,
+            cfg.encoder_input,
+            cfg.encoder_chunk_s,
+            cfg.encoder_dtype,
+            cfg.encoder_full_window,
+        )
+
     def train(self, mode: bool = True) -> WhisperAudioEncoder:
         return super().train(False)  # frozen: dropout stays off
 

@@ -61,17 +61,6 @@ def encoder_config(
     return SoundwaveConfig.from_dict(data["model"])
 
 
-def build_encoder(cfg: SoundwaveConfig) -> WhisperAudioEncoder:
-    """The frozen encoder exactly as :class:`SoundwaveModel` builds it from ``cfg``."""
-    return WhisperAudioEncoder(
-        cfg.encoder_path,
-        cfg.encoder_input,
-        cfg.encoder_chunk_s,
-        cfg.encoder_dtype,
-        cfg.encoder_full_window,
-    )
-
-
 def encode_cuts(
     cuts: CutSet, encoder: WhisperAudioEncoder, max_duration: float, progress: bool = False
 ) -> Iterator[tuple[object, torch.Tensor]]:
@@ -101,7 +90,7 @@ def cache_encoder_outputs(
     under a temporary name, renamed when complete); returns the cuts, in their order,
     with the cache fields (``sw_encoder_out``, ``sw_encoder_id``)."""
     opts = opts or CacheOptions()
-    encoder = build_encoder(cfg)
+    encoder = WhisperAudioEncoder.from_config(cfg)
     if torch.cuda.is_available():
         encoder = encoder.cuda()
     cuts = cuts.to_eager()

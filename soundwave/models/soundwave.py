@@ -111,13 +111,7 @@ class SoundwaveModel(nn.Module):
     def __init__(self, cfg: SoundwaveConfig):
         super().__init__()
         self.cfg = cfg
-        self.encoder = WhisperAudioEncoder(
-            cfg.encoder_path,
-            cfg.encoder_input,
-            cfg.encoder_chunk_s,
-            cfg.encoder_dtype,
-            cfg.encoder_full_window,
-        )
+        self.encoder = WhisperAudioEncoder.from_config(cfg)
         self.tokenizer = load_tokenizer(cfg.llm_path)
         llm = load_llm(cfg.llm_path, cfg.llm_dtype)
         self.audio_token_id = add_audio_token(self.tokenizer, llm, cfg.audio_token)
