@@ -16,9 +16,7 @@ them to the cut's duration, and the encoder's frame count is not always duration
 
 from __future__ import annotations
 
-import os
 import random
-import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +28,7 @@ from lhotse.features.io import FeaturesWriter, NumpyFilesWriter, NumpyHdf5Writer
 from lhotse.utils import fastcopy
 
 from soundwave.errors import UserError
+from soundwave.features.fbank import atomic_archive
 
 FRAMES_KEY = "sw_encoder_out"
 ID_KEY = "sw_encoder_id"
@@ -152,38 +151,19 @@ def write_cache(
     under a temporary name and renamed when complete: a killed job leaves no archive, and
     an existing one is replaced only by a finished one.
     """
-    writer = storage_writer(storage_type)
-    final = Path(storage_path)
-    if storage_type == "hdf5" and final.suffix != ".h5":
-        final = final.with_name(final.name + ".h5")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    for stale in final.parent.glob(f".{final.name}.tmp*"):  # left by a killed job
-        _remove(stale)
-    tmp = final.with_name(f".{final.name}.tmp{os.getpid()}")
+    path = Path(storage_path)
+    if storage_type == "hdf5" and path.suffix != ".h5":
+        path = path.with_name(path.name + ".h5")
     out = []
-    try:
-        with writer(tmp) as storage:
-            tmp = Path(storage.storage_path)  # the writer may add a suffix
-            for cut, frames in items:
-                array = storage.store_array(cut.id, to_storable(frames, dtype))
-                out.append((cut, array))
-        _remove(final)
-        os.replace(tmp, final)
-    finally:
-        _remove(tmp)
+    with atomic_archive(storage_writer(storage_type), path) as (storage, final):
+        for cut, frames in items:
+            out.append((cut, storage.store_array(cut.id, to_storable(frames, dtype))))
     return CutSet.from_cuts(_with_cache(cut, array, final, encoder_id) for cut, array in out)
 
 
 def _with_cache(cut, array, path: Path, encoder_id: str):
     array = fastcopy(array, storage_path=str(path))
     return fastcopy(cut, custom={**(cut.custom or {}), FRAMES_KEY: array, ID_KEY: encoder_id})
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path)
-    elif path.exists():
-        path.unlink()
 
 
 def batches_by_duration(cuts: CutSet, max_duration: float) -> Iterator[CutSet]:

@@ -27,11 +27,14 @@ extractor averages their channels, as ffmpeg does.  Resampling is lhotse's.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import os
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -181,30 +184,48 @@ def compute_and_store(
     a temporary name and renamed when complete, so an existing archive is replaced only by
     a finished one.  A cut whose audio cannot be read is a :class:`UserError` naming it.
     """
-    writer = storage_writer(storage_type)
+    extractor = whisper_fbank(n_mels)
+    out = []
+    with atomic_archive(storage_writer(storage_type), storage_path) as (storage, final):
+        for cut in _progress(cuts, progress):
+            try:
+                out.append(cut.compute_and_store_features(extractor, storage))
+            except UserError:
+                raise
+            except Exception as err:  # lhotse wraps unreadable audio in many types
+                raise UserError(f"utterance '{cut.id}': cannot compute features: {err}") from None
+    return CutSet.from_cuts(_moved(cut, final) for cut in out)
+
+
+@contextlib.contextmanager
+def atomic_archive(writer: type, storage_path: str | Path) -> Iterator[tuple[Any, Path]]:
+    """An open lhotse storage writer on a temporary name, and the final path (the writer's
+    suffix added) that it is renamed to when the block completes: a killed job leaves no
+    archive behind, and an existing one is replaced only by a finished one.  Temporaries
+    of killed jobs are removed first."""
     storage_path = Path(storage_path)
     storage_path.parent.mkdir(parents=True, exist_ok=True)
-    extractor = whisper_fbank(n_mels)
-    tmp_base = storage_path.with_name(f".{storage_path.name}.tmp{os.getpid()}")
-    out = []
+    for stale in storage_path.parent.glob(f".{storage_path.name}.tmp*"):
+        _remove(stale)
+    # ends in the path's own suffix, so that a writer keeps a suffix that is already its own
+    tmp_base = storage_path.with_name(f".{storage_path.name}.tmp{os.getpid()}{storage_path.suffix}")
     try:
         with writer(tmp_base) as storage:
-            tmp_file = Path(storage.storage_path)
-            final = storage_path.with_name(storage_path.name + tmp_file.name[len(tmp_base.name) :])
-            for cut in _progress(cuts, progress):
-                try:
-                    out.append(cut.compute_and_store_features(extractor, storage))
-                except UserError:
-                    raise
-                except Exception as err:  # lhotse wraps unreadable audio in many types
-                    raise UserError(
-                        f"utterance '{cut.id}': cannot compute features: {err}"
-                    ) from None
-        os.replace(tmp_file, final)
+            tmp = Path(storage.storage_path)
+            final = storage_path.with_name(storage_path.name + tmp.name[len(tmp_base.name) :])
+            yield storage, final
+        _remove(final)  # os.replace cannot replace a directory archive
+        os.replace(tmp, final)
     finally:
-        for p in storage_path.parent.glob(tmp_base.name + "*"):
-            p.unlink()
-    return CutSet.from_cuts(_moved(cut, final) for cut in out)
+        for leftover in storage_path.parent.glob(tmp_base.name + "*"):
+            _remove(leftover)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
 
 
 def _moved(cut: MonoCut | MultiCut, path: Path) -> MonoCut | MultiCut:
