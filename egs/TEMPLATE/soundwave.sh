@@ -29,16 +29,27 @@ align_args=""               # ... for one stage only; they come after train_args
 shrink_args=""
 sft_args=""
 pretrain_hook=""            # a recipe's own stage 2.5 (e.g. stand-in model pretraining)
+encoder_cache=false         # true: stage 2.7 runs the frozen encoder (the align config's)
+                            # once per utterance into data/enc/; decoding reads it, and the
+                            # training configs must name data/enc/cuts_*.jsonl.gz with
+                            # data.encoder_cache: true
+whisper_reference=""        # a Whisper dir (HF) whose own decoder also transcribes the
+                            # test sets (stages 6-7, as exp/<tag>/whisper): the ASR bar
+asr_normalizer=""           # the asr task's scoring normaliser (default basic; english:
+                            # Whisper's, as English ASR results are reported)
 ngpu=0
 
 # shellcheck disable=SC2034  # read by parse_options.sh
 help_message="Usage: $0 [options]
   --stage N / --stop-stage N   run stages N..M (1 manifests, 2 fbank, 2.5 recipe hook,
-                               3 align, 4 shrink, 5 sft, 6 decode, 7 score)
+                               2.7 encoder cache, 3 align, 4 shrink, 5 sft, 6 decode,
+                               7 score)
   --train-args \"k=v ...\"       overrides for stages 3-5; --align-args, --shrink-args,
                                --sft-args: for one stage (they win over --train-args)
   --align-config, --shrink-config, --sft-config, --decode-config FILE   the stage configs
   --shrink-init DIR|none       what Stage II starts from (default exp/<tag>/align)
+  --encoder-cache true         stage 2.7: the frozen encoder's outputs, computed once
+  --whisper-reference DIR      also decode the test sets with this Whisper's own decoder
   --train-set, --valid-set, --test-sets, --tag, --nj, --n-mels, --decode-tasks, ...
   (every variable at the top of $0 is an option)"
 
@@ -85,6 +96,30 @@ if [ -n "${pretrain_hook}" ] && stage_on 2.5; then
   ${pretrain_hook}
 fi
 
+# the encoder of the cache: the align config's, with the model.* overrides of the command line
+encoder_overrides=()
+for a in ${train_args} ${align_args}; do
+  case ${a} in model.*) encoder_overrides+=("${a}") ;; esac
+done
+feats=fbank  # what stages 6-7 read: data/<feats>/cuts_<set>.jsonl.gz
+decode_cache_args=""
+if "${encoder_cache}"; then
+  feats=enc
+  decode_cache_args="data.encoder_cache=true"
+fi
+if "${encoder_cache}" && stage_on 2.7; then
+  log "stage 2.7: encoder outputs of ${align_config}'s encoder (${nj} jobs)"
+  for s in ${sets}; do
+    d=data/enc/${s}
+    ${train_cmd} JOB=1:"${nj}" "${d}/log/cache.JOB.log" \
+      python -m soundwave.bin.cache_encoder --config "${align_config}" --cuts "data/fbank/cuts_${s}.jsonl.gz" \
+        --shard JOB/"${nj}" --storage "${d}/enc.JOB" --out-cuts "${d}/cuts.JOB.jsonl.gz" --no-progress \
+        ${encoder_overrides[@]+"${encoder_overrides[@]}"}
+    # shellcheck disable=SC2046
+    python -m soundwave.bin.combine_cuts "data/enc/cuts_${s}.jsonl.gz" $(seq -f "${d}/cuts.%g.jsonl.gz" "${nj}")
+  done
+fi
+
 # Stages 3-5: the three Soundwave training stages, each initialised from the previous one.
 train_stage() {  # <stage-number> <name> <config> <init-from or ""> <the stage's own args>
   local n=$1 name=$2 config=$3 init=$4 own_args=$5
@@ -99,7 +134,18 @@ case ${shrink_init} in none) shrink_init="" ;; "") shrink_init=${exp}/align ;; e
 train_stage 4 shrink "${shrink_config}" "${shrink_init}" "${shrink_args}"
 train_stage 5 sft "${sft_config}" "${exp}/shrink" "${sft_args}"
 
+# every decoded model: the stages, and the Whisper reference (stage dir "whisper")
+scored_stages=${decode_stages}${whisper_reference:+ whisper}
+
 if stage_on 6; then
+  for s in ${whisper_reference:+${test_sets}}; do
+    log "stage 6: decoding ${s} (asr) with ${whisper_reference}'s own decoder"
+    out="${exp}/whisper/decode_${s}_asr"
+    ${decode_cmd} JOB=1:"${nj}" "${exp}/whisper/log/decode_${s}.JOB.log" \
+      python -m soundwave.bin.decode_whisper --whisper-dir "${whisper_reference}" \
+        --cuts "data/fbank/cuts_${s}.jsonl.gz" --out-dir "${out}" --shard JOB/"${nj}"
+    python -m soundwave.bin.decode --merge "${nj}" --tasks asr --out-dir "${out}"
+  done
   for m in ${decode_stages}; do
     for s in ${test_sets}; do
       log "stage 6: decoding ${s} (${decode_tasks}) with ${m}"
@@ -107,7 +153,8 @@ if stage_on 6; then
       # shellcheck disable=SC2086  # decode_tasks is a list
       ${decode_cmd} JOB=1:"${nj}" "${exp}/${m}/log/decode_${s}.JOB.log" \
         python -m soundwave.bin.decode --model-dir "${exp}/${m}" --config "${decode_config}" \
-          --cuts "data/fbank/cuts_${s}.jsonl.gz" --tasks ${decode_tasks} --out-dir "${out}" --shard JOB/"${nj}"
+          --cuts "data/${feats}/cuts_${s}.jsonl.gz" --tasks ${decode_tasks} --out-dir "${out}" --shard JOB/"${nj}" \
+          ${decode_cache_args}
       # shellcheck disable=SC2086
       python -m soundwave.bin.decode --merge "${nj}" --tasks ${decode_tasks} --out-dir "${out}"
     done
@@ -116,12 +163,17 @@ fi
 
 if stage_on 7; then
   log "stage 7: scoring"
-  for m in ${decode_stages}; do
+  for m in ${scored_stages}; do
+    config=${exp}/${m}/soundwave_config.json tasks=${decode_tasks}
+    [ "${m}" = whisper ] && config=${whisper_reference}/config.json tasks=asr
     for s in ${test_sets}; do
-      for t in ${decode_tasks}; do
+      for t in ${tasks}; do
         d=${exp}/${m}/decode_${s}_${t}
+        norm=()
+        [ "${t}" = asr ] && [ -n "${asr_normalizer}" ] && norm=(--normalizer "${asr_normalizer}")
         python -m soundwave.bin.score --task "${t}" --ref "${d}/ref.txt" --hyp "${d}/hyp.txt" \
-          --set "${s}" --stage "${m}" --config "${exp}/${m}/soundwave_config.json" --out "${d}/score_${t}.json"
+          --set "${s}" --stage "${m}" --config "${config}" --out "${d}/score_${t}.json" \
+          ${norm[@]+"${norm[@]}"}
       done
     done
   done

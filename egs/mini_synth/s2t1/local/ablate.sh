@@ -37,7 +37,7 @@ for v in ${variants}; do
   init=${align}
   [ "${v}" = linear5 ] && init=none  # builds its whole model: there is no Stage I to start from
   echo "ablation: ${v}"
-  sw=(./soundwave.sh --tag "ablation/${v}" --nj "${nj}" --shrink-config "conf/ablation/${v}.yaml"
+  sw=(./soundwave.sh --tag "ablation/${v}" --nj "${nj}" --encoder-cache true --shrink-config "conf/ablation/${v}.yaml"
     --shrink-init "${init}" --shrink-args "${shrink_args}" --decode-config conf/ablation/decode.yaml
     --test-sets test --decode-stages shrink --decode-tasks "asr st_en_de gender")
   "${sw[@]}" --stage 4 --stop-stage 4  # Stage II only

@@ -19,6 +19,6 @@ help_message="Usage: $0 [--tag mini] [--nj 2] [--train-args '...']"
 [ -f "exp/${tag}/align/trained.safetensors" ] || { echo "$0: run ./run.sh --stop-stage 3 first" >&2; exit 1; }
 mkdir -p "exp/${tag}_zeroshot"
 ln -sfn "../${tag}/align" "exp/${tag}_zeroshot/align"
-./soundwave.sh --stage 4 --stop-stage 7 --tag "${tag}_zeroshot" --nj "${nj}" \
+./soundwave.sh --stage 4 --stop-stage 7 --tag "${tag}_zeroshot" --nj "${nj}" --encoder-cache true \
   --shrink-config conf/zeroshot/shrink.yaml --sft-config conf/zeroshot/sft.yaml \
   --test-sets test --decode-stages "shrink sft" --decode-tasks "asr st_en_de" --train-args "${train_args}"
