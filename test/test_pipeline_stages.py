@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -71,7 +72,8 @@ def test_three_stages_then_decode_and_score(tiny_pipeline, tmp_path):
 
     out = str(exp / "sft" / "decode_test_{task}")
     decode.main(["--model-dir", str(exp / "sft"), "--cuts", str(root / "cuts_test.jsonl.gz"), "--tasks", *TASKS,
-                 "--out-dir", out, "mode=generate", "with_ctc=true", "generation.max_new_tokens=12"])  # fmt: skip
+                 "--out-dir", out, "mode=generate", "with_ctc=true", "generation.max_new_tokens=12",
+                 "guard=flag", "measure_ttft=2"])  # fmt: skip
     for task in TASKS:
         d = exp / "sft" / f"decode_test_{task}"
         hyps = (d / "hyp.txt").read_text().splitlines()
@@ -79,6 +81,8 @@ def test_three_stages_then_decode_and_score(tiny_pipeline, tmp_path):
         stats = json.loads((d / "decode.json").read_text())
         assert stats["utts"] == 8 and stats["adapter_frames_per_second"] == pytest.approx(25, abs=1)
         assert 0 < stats["llm_positions_per_second"] <= 25.5
+        assert stats["guard"] == "flag" and len((d / "guard.txt").read_text().splitlines()) == 8
+        assert len(stats["ttft_ms"]) == 2 and stats["llm_positions_per_token"] > 0
         score.main(["--task", task, "--ref", str(d / "ref.txt"), "--hyp", str(d / "hyp.txt"),
                     "--out", str(d / f"score_{task}.json")])  # fmt: skip
         result = json.loads((d / f"score_{task}.json").read_text())
@@ -86,3 +90,9 @@ def test_three_stages_then_decode_and_score(tiny_pipeline, tmp_path):
     make_results.main([str(exp), "--out", str(exp / "RESULTS.md")])
     table = (exp / "RESULTS.md").read_text()
     assert "asr" in table and "st_en_de" in table and "| tiny | sft |" in table
+    for task in TASKS:
+        assert f"| tiny | sft | test | {task} | flag | " in table  # the guard table
+        # the speed table: positions per token, median time to first token, 2 timed
+        assert re.search(
+            rf"\| tiny \| sft \| test \| {task} \| \d+\.\d\d \| \d+\.\d \| 2 \|", table
+        )

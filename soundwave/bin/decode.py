@@ -11,7 +11,12 @@ The model is loaded once and every task is decoded in turn; ``{task}`` in --out-
 replaced by the task name.  Each output dir gets ``hyp.txt`` and ``ref.txt``
 (``<utt-id> <text>``), ``ctc_hyp.txt`` (the adapter's CTC transcript, with ``with_ctc``),
 ``shrink_stats.txt`` (``<utt-id> <seconds> <adapter-frames> <llm-positions>``) and
-``decode.json`` (counts, speed, positions per second).
+``decode.json`` (counts, speed, LLM positions per second and per transcript token).
+``guard=flag`` adds ``guard.txt`` (per utterance: flagged or not, the LLM's disagreement
+with the CTC transcript, repeats, words per second, reasons; limits ``guard_limits.*``),
+``guard=fallback`` also replaces each flagged transcription by the CTC transcript and
+keeps the LLM's in ``hyp_llm.txt``.  ``measure_ttft=N`` times N utterances at batch 1 to
+the first token (``ttft_ms``, ``ttft_median_ms`` in decode.json).
 
 ``--instruction TEXT`` asks every utterance the same thing (e.g. "Please transcribe the
 audio.", the released model's phrasing) instead of the task's evaluation instruction;

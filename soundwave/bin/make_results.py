@@ -5,8 +5,10 @@
 Reads each ``score_*.json`` written by ``soundwave.bin.score`` (layout:
 ``exp/<tag>/<stage>/decode_<set>/score_<task>[.<metric>].json``) and writes, atomically,
 a markdown file with one table per task and metric (models ``tag``/``stage`` as rows,
-evaluation sets as columns, the best value per set in bold, config hashes), the sets'
-sizes (utterances, hours), a details table (Kaldi/sacrebleu summary lines, missing
+evaluation sets as columns, the best value per set in bold, config hashes), the speed of
+response per decoding (LLM positions per transcript token, median time to first token at
+batch 1) and the CTC guard's flagged counts and metric without and with the fallback
+where the score files carry them, the sets' sizes (utterances, hours), a details table (Kaldi/sacrebleu summary lines, missing
 hypotheses, dates) and the generation date.  The file is generated: rerun, do not edit.
 """
 

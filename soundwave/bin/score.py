@@ -19,6 +19,12 @@ hours (``--hours``, or from a ``utt2dur`` beside the reference or the ``decode.j
 beside the hypotheses), normaliser,
 sacrebleu signature, and task/set/stage/tag (given, or read from an ``--out`` path laid
 out as ``exp/<tag>/<stage>/decode_<set>[_<task>]/score_<task>[.<metric>].json``).
+
+A decoder's ``hyp.txt`` brings what lies beside it: the speed in ``decode.json`` (LLM
+positions per transcript token, median time to first token) and, with a ``guard.txt``
+(decoding with ``guard=flag|fallback``), the flagged counts and the metric without the
+fallback (the LLM's own hypotheses, ``hyp_llm.txt`` where hyp.txt holds the fallback's)
+and with it (flagged transcriptions replaced by ``ctc_hyp.txt``), printed on a second line.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Batched decoding: LLM generation, the adapter's CTC transcript and shrink statistics.
+"""Batched decoding: LLM generation, the adapter's CTC transcript and shrink statistics,
+the CTC guard (:mod:`soundwave.score.guard`) and the time to the first token.
 
 Outputs are Kaldi-style ``<utt-id> <text>`` files, so that ``soundwave.bin.score`` (and
 any Kaldi/ESPnet scoring script) reads them directly.
@@ -6,6 +7,8 @@ any Kaldi/ESPnet scoring script) reads them directly.
 
 from __future__ import annotations
 
+import dataclasses
+import statistics
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,6 +19,7 @@ from lhotse import CutSet
 
 from soundwave.data.batches import DataConfig, eval_batches
 from soundwave.data.collate import audio_inputs
+from soundwave.score.guard import GUARD_MODES, GuardLimits, Verdict, answers_with_transcript, check
 
 
 @dataclass
@@ -61,10 +65,32 @@ class DecodeConfig:
         default_factory=lambda: DataConfig(sampler="simple", max_duration=60.0)
     )
     generation: GenerationConfig = field(default_factory=GenerationConfig)
+    # the CTC guard (soundwave/score/guard.py): off | flag (guard.txt beside hyp.txt) |
+    # fallback (also: a flagged transcription hypothesis becomes the CTC transcript);
+    # without with_ctc, flag judges repetition and length only (a model without a CTC head)
+    guard: str = "off"
+    guard_limits: GuardLimits = field(default_factory=GuardLimits)
+    # >0: after decoding, time this many utterances at batch 1 from log-mel to the first
+    # (greedy) token; decode.json gets the times and their median
+    measure_ttft: int = 0
 
     def __post_init__(self) -> None:
         if self.mode not in ("generate", "ctc"):
             raise ValueError(f"mode must be generate or ctc, not '{self.mode}'")
+        if self.guard not in GUARD_MODES:
+            raise ValueError(f"guard must be one of {', '.join(GUARD_MODES)}, not '{self.guard}'")
+        if self.guard != "off" and self.mode != "generate":
+            raise ValueError(
+                f"guard: {self.guard} checks the LLM's answers: it needs mode: generate"
+            )
+        if self.guard == "fallback" and not self.with_ctc:
+            raise ValueError(
+                "guard: fallback falls back to the CTC transcript: it needs with_ctc: true"
+            )
+        if self.measure_ttft < 0:
+            raise ValueError(f"measure_ttft must be >= 0, not {self.measure_ttft}")
+        if self.measure_ttft and self.mode != "generate":
+            raise ValueError("measure_ttft times the LLM's first token: it needs mode: generate")
         if self.instruction is not None and not isinstance(self.instruction, str):
             raise ValueError(f"instruction must be a string, not {self.instruction!r}")
 
@@ -79,6 +105,9 @@ class DecodeResult:
     frames_in: int | None = None  # adapter frames (25 Hz) before shrinking
     frames_out: int | None = None  # positions fed to the LLM
     duration: float = 0.0
+    transcript_tokens: int | None = None  # LLM tokens of the transcript (with the stats)
+    llm_hyp: str | None = None  # the LLM's own hypothesis, where the guard is on
+    guard: Verdict | None = None
 
 
 @dataclass
@@ -87,10 +116,15 @@ class DecodeStats:
     audio_seconds: float = 0.0
     elapsed_seconds: float = 0.0
     extra: dict[str, float] = field(default_factory=dict)
+    ttft: list[float] = field(default_factory=list)  # seconds to the first token, batch 1
 
     @property
     def rtf(self) -> float:
         return self.elapsed_seconds / self.audio_seconds if self.audio_seconds else 0.0
+
+    @property
+    def ttft_median(self) -> float | None:
+        return statistics.median(self.ttft) if self.ttft else None
 
 
 def decode_cuts(
@@ -106,11 +140,15 @@ def decode_cuts(
     (``cfg.mode`` "ctc") the adapter.
 
     ``cfg.with_ctc`` adds the CTC transcript and ``cfg.with_stats`` the shrink statistics
-    next to the LLM output (both need a model with a CTC head).
+    and the transcript's token count next to the LLM output (both need a model with a CTC
+    head).  ``cfg.guard`` judges every LLM hypothesis against the CTC transcript and, with
+    ``fallback``, replaces a flagged one by it where the task's answer is the transcript.
     """
     mode, gen = cfg.mode, cfg.generation
     with_ctc, with_stats = cfg.with_ctc, cfg.with_stats and cfg.mode != "ctc"
     device = device or torch.device("cpu")
+    guard, transcription = cfg.guard != "off", answers_with_transcript(task)
+    fallback = cfg.guard == "fallback" and transcription
     model.eval()
     batches = eval_batches(cuts, task, cfg.data, max_utts, cfg.instruction, cfg.need_target)
     for batch in batches:
@@ -141,13 +179,62 @@ def decode_cuts(
             stats.audio_seconds += sum(durations)
             stats.elapsed_seconds += time.time() - t0
         for i, utt in enumerate(batch["ids"]):
-            yield DecodeResult(
+            hyp = " ".join(hyps[i].split())
+            ctc = None if ctc_hyps[i] is None else " ".join(ctc_hyps[i].split())
+            transcript = batch["transcripts"][i]
+            result = DecodeResult(
                 id=utt,
                 task=batch["tasks"][i],
-                hyp=" ".join(hyps[i].split()),
-                ref=batch["targets"][i] if mode != "ctc" else batch["transcripts"][i],
-                ctc_hyp=None if ctc_hyps[i] is None else " ".join(ctc_hyps[i].split()),
+                hyp=hyp,
+                ref=batch["targets"][i] if mode != "ctc" else transcript,
+                ctc_hyp=ctc,
                 frames_in=frames_in[i],
                 frames_out=frames_out[i],
                 duration=durations[i],
             )
+            if with_stats and transcript:
+                result.transcript_tokens = len(
+                    model.tokenizer(transcript, add_special_tokens=False).input_ids
+                )
+            if guard:
+                verdict = check(hyp, ctc, durations[i], cfg.guard_limits, transcription)
+                result.llm_hyp, result.guard = hyp, verdict
+                if fallback and verdict.flagged:
+                    result.hyp = ctc or ""
+            yield result
+
+
+def first_token_seconds(
+    model: torch.nn.Module,
+    cuts: CutSet,
+    task: str,
+    cfg: DecodeConfig,
+    device: torch.device | None = None,
+) -> list[float]:
+    """Time to first token at batch 1 of ``cfg.measure_ttft`` utterances spread over
+    ``cuts``: seconds from the log-mel (or stored encoder frames) in memory to the first
+    greedy token (encoder, adapter, bridge, LLM prefill and one step).  One untimed run
+    first, so that lazy initialisation is not counted."""
+    device = device or torch.device("cpu")
+    model.eval()
+    one = dataclasses.replace(cfg.data, max_cuts=1)
+    # loaded beforehand: reading features from disk is not part of the response
+    batches = list(
+        eval_batches(cuts, task, one, cfg.measure_ttft, cfg.instruction, cfg.need_target)
+    )
+    times = []
+    for k, batch in enumerate([batches[0], *batches] if batches else []):
+        start = time.perf_counter()
+        audio = {
+            key: v.to(device) if torch.is_tensor(v) else v for key, v in audio_inputs(batch).items()
+        }
+        with torch.no_grad():
+            enc = model.encode_audio(**audio)
+            model.generate_ids(
+                None, None, batch["instructions"], max_new_tokens=1, num_beams=1, encoding=enc
+            )
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if k > 0:
+            times.append(time.perf_counter() - start)
+    return times

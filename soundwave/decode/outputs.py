@@ -2,8 +2,12 @@
 
 Each output dir gets ``hyp.txt`` and ``ref.txt``, ``ctc_hyp.txt`` (the adapter's CTC
 transcript, when decoded), ``shrink_stats.txt`` (``<utt-id> <seconds> <adapter-frames>
-<llm-positions>``) and ``decode.json`` (counts, speed, positions per second).  Shards of a
-parallel decode are written under ``<dir>/shards/<J>`` and merged by :func:`merge_shards`.
+<llm-positions>``), with the CTC guard ``guard.txt`` (see :mod:`soundwave.score.guard`)
+and, with ``guard: fallback``, ``hyp_llm.txt`` (the LLM's own hypotheses), and
+``decode.json``: counts, speed, positions per second of audio and per transcript token,
+the guard's mode and count of flagged utterances, and the times to the first token at
+batch 1 (``ttft_ms``, their median ``ttft_median_ms``).  Shards of a parallel decode are
+written under ``<dir>/shards/<J>`` and merged by :func:`merge_shards`.
 """
 
 from __future__ import annotations
@@ -14,13 +18,21 @@ from pathlib import Path
 from soundwave.decode.decode import DecodeResult, DecodeStats
 from soundwave.errors import UserError
 from soundwave.fileio import atomic_write
+from soundwave.score.guard import GUARD_FILE, LLM_HYP_FILE
 from soundwave.score.textio import read_shrink_stats
 
-OUTPUTS = ("hyp.txt", "ref.txt", "ctc_hyp.txt", "shrink_stats.txt")
+OUTPUTS = ("hyp.txt", "ref.txt", "ctc_hyp.txt", "shrink_stats.txt", GUARD_FILE, LLM_HYP_FILE)
 
 
-def summarize(stats: DecodeStats, frames: list[tuple[float, int, int]], **extra) -> dict:
-    """decode.json: counts, speed, and adapter frames / LLM positions per second of audio."""
+def summarize(
+    stats: DecodeStats,
+    frames: list[tuple[float, int, int]],
+    tokens: tuple[int, int] = (0, 0),
+    **extra,
+) -> dict:
+    """decode.json: counts, speed, adapter frames / LLM positions per second of audio, LLM
+    positions per transcript token (``tokens``: the LLM positions of the utterances with a
+    transcript and their transcripts' tokens) and the times to the first token."""
     summary = {
         "utts": stats.utts,
         "audio_seconds": round(stats.audio_seconds, 3),
@@ -32,6 +44,14 @@ def summarize(stats: DecodeStats, frames: list[tuple[float, int, int]], **extra)
     if secs > 0:
         summary["adapter_frames_per_second"] = round(sum(f[1] for f in frames) / secs, 3)
         summary["llm_positions_per_second"] = round(sum(f[2] for f in frames) / secs, 3)
+    positions, transcript_tokens = tokens
+    if transcript_tokens:
+        summary["token_positions"] = positions
+        summary["transcript_tokens"] = transcript_tokens
+        summary["llm_positions_per_token"] = round(positions / transcript_tokens, 4)
+    if stats.ttft:
+        summary["ttft_ms"] = [round(1000 * t, 2) for t in stats.ttft]
+        summary["ttft_median_ms"] = round(1000 * stats.ttft_median, 2)
     return summary
 
 
@@ -45,7 +65,10 @@ def write_json(path: Path, data: dict) -> None:
         json.dump(data, f, indent=1)
 
 
-def write_results(out_dir: Path, results: list[DecodeResult], stats: DecodeStats) -> None:
+def write_results(
+    out_dir: Path, results: list[DecodeResult], stats: DecodeStats, guard: str = "off"
+) -> None:
+    """Every output file of one task's decoding (``guard``: the guard's mode)."""
     results = sorted(results, key=lambda r: r.id)
     write_lines(out_dir / "hyp.txt", [f"{r.id} {r.hyp}" for r in results])
     write_lines(out_dir / "ref.txt", [f"{r.id} {r.ref}" for r in results])
@@ -57,16 +80,34 @@ def write_results(out_dir: Path, results: list[DecodeResult], stats: DecodeStats
             out_dir / "shrink_stats.txt",
             [f"{r.id} {r.duration:.2f} {r.frames_in} {r.frames_out}" for r in measured],
         )
+    extra: dict = {"tasks": sorted({r.task for r in results})}
+    guarded = [r for r in results if r.guard is not None]
+    remove_stale(out_dir, guard)
+    if guard != "off":
+        write_lines(out_dir / GUARD_FILE, [r.guard.line(r.id) for r in guarded])
+        extra.update(guard=guard, guard_flagged=sum(r.guard.flagged for r in guarded))
+    if guard == "fallback":
+        write_lines(out_dir / LLM_HYP_FILE, [f"{r.id} {r.llm_hyp}" for r in guarded])
     frames = [(r.duration, r.frames_in, r.frames_out) for r in measured]
-    write_json(
-        out_dir / "decode.json", summarize(stats, frames, tasks=sorted({r.task for r in results}))
-    )
+    counted = [r for r in measured if r.transcript_tokens]
+    tokens = (sum(r.frames_out for r in counted), sum(r.transcript_tokens for r in counted))
+    write_json(out_dir / "decode.json", summarize(stats, frames, tokens, **extra))
+
+
+def remove_stale(out_dir: Path, guard: str) -> None:
+    """Remove the guard files a decoding in another guard mode left in ``out_dir``: what
+    scoring finds beside ``hyp.txt`` must come from the same decoding."""
+    stale = {"off": (GUARD_FILE, LLM_HYP_FILE), "flag": (LLM_HYP_FILE,)}.get(guard, ())
+    for name in stale:
+        (out_dir / name).unlink(missing_ok=True)
 
 
 def merge_shards(out_dir: Path, num: int) -> None:
     """Concatenate ``<out_dir>/shards/{1..num}`` outputs into ``<out_dir>``."""
     stats = DecodeStats()
     shards = [out_dir / "shards" / str(j) for j in range(1, num + 1)]
+    positions = tokens = flagged = 0
+    guards = set()
     for shard in shards:
         if not (shard / "decode.json").is_file():
             raise UserError("decoding shard is missing or incomplete", shard)
@@ -74,6 +115,17 @@ def merge_shards(out_dir: Path, num: int) -> None:
         stats.utts += info["utts"]
         stats.audio_seconds += info["audio_seconds"]
         stats.elapsed_seconds += info["elapsed_seconds"]
+        stats.ttft += [t / 1000 for t in info.get("ttft_ms", [])]
+        positions += info.get("token_positions", 0)
+        tokens += info.get("transcript_tokens", 0)
+        flagged += info.get("guard_flagged", 0)
+        guards.add(info.get("guard", "off"))
+    if len(guards) > 1:
+        raise UserError(
+            f"shards were decoded with different guard modes ({', '.join(guards)})", out_dir
+        )
+    guard = guards.pop()
+    remove_stale(out_dir, guard)
     for name in OUTPUTS:
         parts = [s / name for s in shards if (s / name).is_file()]
         if parts:
@@ -82,7 +134,10 @@ def merge_shards(out_dir: Path, num: int) -> None:
             )
     stats_file = out_dir / "shrink_stats.txt"
     frames = list(read_shrink_stats(stats_file).values()) if stats_file.is_file() else []
-    write_json(out_dir / "decode.json", summarize(stats, frames, shards=num))
+    extra: dict = {"shards": num}
+    if guard != "off":
+        extra.update(guard=guard, guard_flagged=flagged)
+    write_json(out_dir / "decode.json", summarize(stats, frames, (positions, tokens), **extra))
 
 
 def task_dir(pattern: str, task: str, multiple: bool) -> Path:

@@ -9,7 +9,7 @@ import torch
 from soundwave.config import load_config
 from soundwave.data.lhotse_io import load_cuts
 from soundwave.data.shards import parse_shard, shard_cuts
-from soundwave.decode.decode import DecodeConfig, DecodeStats, decode_cuts
+from soundwave.decode.decode import DecodeConfig, DecodeStats, decode_cuts, first_token_seconds
 from soundwave.decode.outputs import merge_shards, write_results
 from soundwave.errors import UserError
 from soundwave.models.stage_dir import load_stage
@@ -53,8 +53,14 @@ def decode_to_dirs(
             out_dir = out_dir / "shards" / str(job)
         stats = DecodeStats()
         results = list(decode_cuts(model, cuts, task, cfg, device=device, stats=stats))
-        write_results(out_dir, results, stats)
+        if cfg.measure_ttft:
+            stats.ttft = first_token_seconds(model, cuts, task, cfg, device=device)
+        write_results(out_dir, results, stats, cfg.guard)
+        flagged = sum(r.guard.flagged for r in results if r.guard is not None)
         print(
             f"decode: {task}: {stats.utts} utts, {stats.audio_seconds:.1f} s audio, "
-            f"RTF {stats.rtf:.3f} -> {out_dir}"
+            f"RTF {stats.rtf:.3f}"
+            + (f", guard flagged {flagged}" if cfg.guard != "off" else "")
+            + (f", median TTFT {1000 * stats.ttft_median:.1f} ms" if stats.ttft else "")
+            + f" -> {out_dir}"
         )

@@ -80,6 +80,12 @@ class ScoreRecord:
     details: dict[str, Any] = field(default_factory=dict)
     # the best constant answer's scores ({"answer", "scores"}): the set's chance level
     chance: dict[str, Any] = field(default_factory=dict)
+    # the CTC guard of the decoding (soundwave/score/guard.py), where it was on: mode,
+    # utts, flagged, per-reason counts, the scores without and with the fallback
+    guard: dict[str, Any] = field(default_factory=dict)
+    # speed of the decoding (its decode.json): LLM positions per transcript token,
+    # median time to first token at batch 1 (ms) and how many utterances it was timed on
+    decoding: dict[str, Any] = field(default_factory=dict)
     schema: int = SCHEMA
 
     @property
@@ -255,6 +261,8 @@ def results_markdown(records: list[ScoreRecord], *, source: str, date: str) -> s
         out += ["; ".join(notes), ""]
         out += _table(["tag", "stage", "config", *sets], rows, numeric_from=3)
 
+    out += _speed_table(order) + _guard_table(order)
+
     by_set: dict[str, list[ScoreRecord]] = defaultdict(list)
     for rec in order:
         by_set[rec.set].append(rec)
@@ -276,6 +284,77 @@ def results_markdown(records: list[ScoreRecord], *, source: str, date: str) -> s
         ],
     )
     return "\n".join(out) + "\n"
+
+
+def _per_decoding(records: list[ScoreRecord], key: str) -> list[ScoreRecord]:
+    """One record per decoding (tag, stage, set, task), the newest, among those that
+    carry ``key`` (``guard`` or ``decoding``), in table order."""
+    newest: dict[tuple[str, str, str, str], ScoreRecord] = {}
+    for rec in sorted(records, key=lambda r: r.date):
+        if getattr(rec, key):
+            newest[(rec.tag, rec.stage, rec.set, rec.task)] = rec
+    return [newest[k] for k in sorted(newest, key=lambda k: (k[0], _stage_key(k[1]), *k[2:]))]
+
+
+def _number(value: Any, digits: int) -> str | None:
+    return f"{value:.{digits}f}" if isinstance(value, int | float) else None
+
+
+def _speed_table(records: list[ScoreRecord]) -> list[str]:
+    """Speed of response per model: the LLM's audio positions per transcript token and
+    the median time to first token at batch 1 (from decode.json, via the score files)."""
+    recs = _per_decoding(records, "decoding")
+    if not recs:
+        return []
+    rows = [
+        [
+            r.tag, r.stage, r.set, r.task,
+            _number(r.decoding.get("llm_positions_per_token"), 2),
+            _number(r.decoding.get("ttft_median_ms"), 1),
+            r.decoding.get("ttft_utts"),
+            _number(r.decoding.get("rtf"), 3),
+        ]
+        for r in recs
+    ]  # fmt: skip
+    header = ["tag", "stage", "set", "task", "LLM positions / transcript token",
+              "median time to first token, batch 1 (ms)", "timed utterances", "RTF"]  # fmt: skip
+    intro = (
+        "LLM positions: the vectors the bridge gives the LLM for the audio (the prompt "
+        "aside); transcript tokens: the reference transcript in the LLM's tokens. Time to "
+        "first token: from the log-mel in memory to the first greedy token, one utterance "
+        "at a time; RTF: the whole decoding (batched, with its search) over the audio."
+    )
+    return ["", "## Speed of response", "", intro, "", *_table(header, rows, numeric_from=4)]
+
+
+def _guard_table(records: list[ScoreRecord]) -> list[str]:
+    """The CTC guard per decoding: flagged utterances, why, and the metric without and
+    with the fallback to the CTC transcript."""
+    recs = _per_decoding(records, "guard")
+    if not recs:
+        return []
+    rows = []
+    for r in recs:
+        g = r.guard
+        utts = g.get("utts") or 0
+        share = f" ({100 * g.get('flagged', 0) / utts:.1f} %)" if utts else ""
+        reasons = g.get("reasons", {})
+        rows.append([
+            r.tag, r.stage, r.set, r.task, g.get("mode"), f"{g.get('flagged', 0)} / {utts}{share}",
+            *(reasons.get(k) for k in ("disagreement", "repetition", "length")),
+            LABELS.get(r.metric, r.metric),
+            _number(g.get("without_fallback", {}).get(r.metric), 2),
+            _number(g.get("with_fallback", {}).get(r.metric), 2),
+        ])  # fmt: skip
+    header = ["tag", "stage", "set", "task", "mode", "flagged", "disagreement", "repetition",
+              "length", "metric", "without fallback", "with fallback"]  # fmt: skip
+    intro = (
+        "Flagged: the LLM's answer disagrees with the adapter's CTC transcript, loops, or is "
+        "too long for the audio (soundwave/score/guard.py). Without fallback: the LLM's "
+        "own answers; with: each flagged one replaced by the CTC transcript (transcription "
+        "tasks only). The tables above score hyp.txt: the fallback's where mode is fallback."
+    )
+    return ["", "## CTC guard", "", intro, "", *_table(header, rows, numeric_from=5)]
 
 
 def _hours(hours: float | None) -> str | None:

@@ -2,7 +2,9 @@
 
 What ``python -m soundwave.bin.score`` does (see its --help): read both Kaldi-style files,
 match their utterance ids, compute the metric, and record the values with the counts,
-hours, normaliser, chance level and what was scored.
+hours, normaliser, chance level and what was scored.  A decoder's ``hyp.txt`` brings what
+lies beside it: the decoding's speed (``decode.json``) and, where the CTC guard was on
+(``guard.txt``), the flagged utterances and the metric without and with the fallback.
 """
 
 from __future__ import annotations
@@ -15,6 +17,14 @@ from pathlib import Path
 
 from soundwave.errors import UserError
 from soundwave.fileio import atomic_write
+from soundwave.score.guard import (
+    GUARD_FILE,
+    LLM_HYP_FILE,
+    REASONS,
+    answers_with_transcript,
+    read_guard,
+    with_fallback,
+)
 from soundwave.score.metrics import compute, constant_answer_baseline
 from soundwave.score.results import ScoreRecord, file_hash, infer_layout, write_score
 from soundwave.score.textio import read_utt_texts
@@ -112,6 +122,59 @@ def _utt2dur_hours(path: Path, ids: list[str]) -> float | None:
     return sum(durations[u] for u in ids) / 3600.0
 
 
+def _decode_json(hyp_path: str) -> dict:
+    """The ``decode.json`` beside ``hyp_path`` (empty if there is none or it is unreadable)."""
+    path = Path(hyp_path).parent / "decode.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def decoding_speed(hyp_path: str) -> dict:
+    """What RESULTS.md reports of a decoding's speed, from its ``decode.json``."""
+    info = _decode_json(hyp_path)
+    out = {k: info[k] for k in ("llm_positions_per_token", "ttft_median_ms", "rtf") if k in info}
+    if isinstance(info.get("ttft_ms"), list):
+        out["ttft_utts"] = len(info["ttft_ms"])
+    return out
+
+
+def guard_report(
+    job: ScoreJob, task: str, ids: list[str], refs: list[str], hyps: dict[str, str]
+) -> dict:
+    """The CTC guard of the decoding of ``job.hyp`` (a ``hyp.txt`` with ``guard.txt``
+    beside it; empty otherwise): flagged counts and the metric without the fallback (the
+    LLM's own hypotheses) and, for a transcription task, with it (every flagged one
+    replaced by the CTC transcript), whichever of the two ``hyp.txt`` holds."""
+    d = Path(job.hyp).parent
+    if Path(job.hyp).name != "hyp.txt" or not (d / GUARD_FILE).is_file():
+        return {}
+    verdicts = read_guard(d / GUARD_FILE)
+    llm = read_utt_texts(d / LLM_HYP_FILE) if (d / LLM_HYP_FILE).is_file() else hyps
+    flagged = [u for u in ids if u in verdicts and verdicts[u].flagged]
+
+    def scores(texts: dict[str, str]) -> dict[str, float]:
+        hyp_texts = [texts.get(u, "") for u in ids]
+        return compute(
+            job.metric, ids, refs, hyp_texts, normalizer=job.normalizer,
+            bleu_tokenize=job.bleu_tokenize,
+        ).scores  # fmt: skip
+
+    report = {
+        "mode": _decode_json(job.hyp).get("guard", ""),
+        "utts": len(ids),
+        "flagged": len(flagged),
+        "reasons": {r: sum(r in verdicts[u].reasons for u in flagged) for r in REASONS},
+        "without_fallback": scores(llm),
+    }
+    ctc_path = d / "ctc_hyp.txt"
+    if task and answers_with_transcript(task) and ctc_path.is_file():
+        report["with_fallback"] = scores(with_fallback(llm, read_utt_texts(ctc_path), verdicts))
+    return report
+
+
 def score(job: ScoreJob) -> str:
     """Score ``job``: print and return the one-line summary, write the record if asked."""
     if job.metric is None:
@@ -142,12 +205,19 @@ def score(job: ScoreJob) -> str:
             f" ({len(missing)} missing hypotheses scored as empty, {len(extra)} extra ignored)"
         )
     print(summary)
+    layout = infer_layout(job.out) if job.out else {}
+    task = job.task or layout.get("task", "")
+    guard = guard_report(job, task, ids, list(refs.values()), hyps)
+    if guard:
+        both = f"{guard['without_fallback'][job.metric]:.2f} without the fallback"
+        if "with_fallback" in guard:
+            both += f", {guard['with_fallback'][job.metric]:.2f} with it"
+        print(f"guard: {guard['flagged']} of {guard['utts']} flagged; {job.metric} {both}")
 
     if job.per_utt:
         with atomic_write(job.per_utt) as f:
             f.writelines(line + "\n" for line in result.per_utt)
     if job.out:
-        layout = infer_layout(job.out)
         config_hash = job.config_hash or (file_hash(job.config) if job.config else None)
         hours = job.hours if job.hours is not None else known_hours(job.ref, job.hyp, ids)
         chance_answer, chance = constant_answer_baseline(
@@ -158,7 +228,7 @@ def score(job: ScoreJob) -> str:
             bleu_tokenize=job.bleu_tokenize,
         )
         record = ScoreRecord(
-            task=job.task or layout["task"],
+            task=task,
             set=job.set_name or layout["set"],
             tag=job.tag or layout["tag"],
             stage=job.stage or layout["stage"],
@@ -178,6 +248,8 @@ def score(job: ScoreJob) -> str:
             date=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             details=result.details,
             chance={"answer": chance_answer, "scores": chance.scores},
+            guard=guard,
+            decoding=decoding_speed(job.hyp),
         )
         write_score(job.out, record)
 
