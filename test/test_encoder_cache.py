@@ -225,3 +225,18 @@ def test_a_killed_or_rerun_job_leaves_no_half_written_archive(
     assert not stale.exists() and [p.name for p in tmp_path.iterdir()] == [final.name]
     for a, b in zip(first, again, strict=True):
         assert torch.equal(store.load_frames(a), store.load_frames(b))
+
+
+def test_time_to_first_token_runs_the_encoder_even_with_the_cache(tiny_pipeline, cache, uncached):
+    """A response to new audio includes the encoder: the timed first tokens run it on the
+    log-mel the cached manifest still carries, while the decoding itself reads the cache."""
+    from soundwave.decode.decode import DecodeConfig, first_token_seconds
+    from soundwave.models.stage_dir import load_stage
+
+    model = load_stage(uncached["shrink"])
+    calls = []
+    model.encoder.register_forward_hook(lambda *_: calls.append(1))
+    cfg = load_config(DecodeConfig, None, ["data.encoder_cache=true", "measure_ttft=3"])
+    times = first_token_seconds(model, load_cuts(cache / "test.jsonl.gz"), "asr", cfg)
+    assert len(times) == 3 and all(t > 0 for t in times)
+    assert len(calls) == 4  # the untimed warm-up and the three timed utterances

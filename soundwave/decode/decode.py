@@ -212,12 +212,13 @@ def first_token_seconds(
     device: torch.device | None = None,
 ) -> list[float]:
     """Time to first token at batch 1 of ``cfg.measure_ttft`` utterances spread over
-    ``cuts``: seconds from the log-mel (or stored encoder frames) in memory to the first
-    greedy token (encoder, adapter, bridge, LLM prefill and one step).  One untimed run
-    first, so that lazy initialisation is not counted."""
+    ``cuts``: seconds from the log-mel in memory to the first greedy token (encoder,
+    adapter, bridge, LLM prefill and one step).  The encoder runs even where decoding reads
+    its stored outputs (``data.encoder_cache``): a response to new audio includes it.  One
+    untimed run first, so that lazy initialisation is not counted."""
     device = device or torch.device("cpu")
     model.eval()
-    one = dataclasses.replace(cfg.data, max_cuts=1)
+    one = dataclasses.replace(cfg.data, max_cuts=1, encoder_cache=False)
     # loaded beforehand: reading features from disk is not part of the response
     batches = list(
         eval_batches(cuts, task, one, cfg.measure_ttft, cfg.instruction, cfg.need_target)

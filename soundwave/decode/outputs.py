@@ -138,9 +138,3 @@ def merge_shards(out_dir: Path, num: int) -> None:
     if guard != "off":
         extra.update(guard=guard, guard_flagged=flagged)
     write_json(out_dir / "decode.json", summarize(stats, frames, (positions, tokens), **extra))
-
-
-def task_dir(pattern: str, task: str, multiple: bool) -> Path:
-    if "{task}" not in pattern and multiple:
-        raise UserError("--out-dir must contain {task} when decoding several tasks")
-    return Path(pattern.replace("{task}", task))
