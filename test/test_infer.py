@@ -17,6 +17,9 @@ from models_util import sharpen_ctc
 from soundwave.bin import decode as decode_cli
 from soundwave.bin import infer as infer_cli
 from soundwave.decode.infer import InferConfig, ids_for_paths, transcribe, usable_cuts
+from soundwave.features.fbank import whisper_fbank
+from soundwave.models import encoder as encoder_module
+from soundwave.models.encoder import pad_window
 from soundwave.models.llm import PromptBuilder
 from soundwave.models.stage_dir import load_stage, save_stage
 from soundwave.tasks import get_task
@@ -89,14 +92,63 @@ def test_long_file_goes_through_the_windowed_encoder(stage_dir, audio_dir):
     seen = []
     encode = model.encoder.forward
 
-    def spy(feats, lens):
+    def spy(feats, lens, tails=None):
         seen.append(int(lens.max()))
-        return encode(feats, lens)
+        return encode(feats, lens, tails)
 
     model.encoder.forward = spy
     assert list(transcribe(model, cuts, InferConfig(max_new_tokens=4))) == ["long"]
     assert seen == [3200]  # all 32 s reached the encoder (two windows), nothing truncated
     assert model.encoder.output_lengths(torch.tensor([3200])).item() == 1600
+
+
+@pytest.fixture(scope="module")
+def pad30_stage_dir(tmp_path_factory) -> Path:
+    m = tiny_model(encoder_input="pad30")
+    sharpen_ctc(m)
+    out = tmp_path_factory.mktemp("stage_pad30")
+    save_stage(m, out)
+    return out
+
+
+def test_pad30_long_file_encodes_every_window(pad30_stage_dir, audio_dir, capsys, monkeypatch):
+    """infer on a 32 s file with a pad30 model: both 30 s windows reach Whisper's encoder,
+    the first holding frames 0-2999, the second the last 200 frames, their tail, then
+    silence; the encoder returns the frames of all 32 s."""
+    long = audio_dir / "e_long.wav"
+    cuts, _ = usable_cuts({"e_long": str(long)}, print)
+    feats, lens, tails = whisper_fbank(80)(cuts)
+    assert int(lens[0]) == 3200
+    windows: list[torch.Tensor] = []
+    outputs: list[int] = []
+    run = encoder_module.run_whisper_encoder
+
+    def spy(enc, x, lens_):
+        windows.append(x.clone())
+        return run(enc, x, lens_)
+
+    forward = encoder_module.WhisperAudioEncoder.forward
+
+    def count(self, *args):
+        frames, out_lens = forward(self, *args)
+        outputs.extend(out_lens.tolist())
+        return frames, out_lens
+
+    monkeypatch.setattr(encoder_module, "run_whisper_encoder", spy)
+    monkeypatch.setattr(encoder_module.WhisperAudioEncoder, "forward", count)
+    code, lines, err = _run(
+        capsys, "--model-dir", str(pad30_stage_dir), "--max-new-tokens", "4", str(long)
+    )
+    assert code == 0 and err == [] and list(lines) == ["e_long"]
+    (x,) = windows
+    assert x.shape == (2, 80, 3000)
+    f, tail = feats[0].T, tails[0].T  # (80, 3200), (80, 3)
+    torch.testing.assert_close(x[0], pad_window(f[None, :, :3000], torch.tensor([3000]))[0])
+    torch.testing.assert_close(x[1, :, :200], f[:, 3000:])
+    torch.testing.assert_close(x[1, :, 200:203], tail)
+    silence = x[1].max() - 2.0  # whisper's value of zero samples in that window
+    assert torch.all(x[1, :, 203:] == silence.clamp(min=-1.5))
+    assert outputs == [1600]  # 1500 + 100 encoder frames: nothing truncated
 
 
 def test_bad_files_get_one_line_and_the_rest_come_out(stage_dir, audio_dir, tmp_path, capsys):

@@ -4,10 +4,13 @@ Usage:
     python -m soundwave.bin.make_manifests --data-dir data/train --out data/manifests/cuts_train.jsonl.gz \
         [--min-duration 0.3] [--max-duration 30] [--channel mix]
 
-The data dir is validated first.  Audio is resampled to 16 kHz (lazily: the manifest
-records the resampling).  ``--channel mix`` (the default) keeps every channel of a
-multi-channel recording and the features average them, as openai-whisper's ffmpeg
-decoding does for stereo; ``left``, ``right`` or an index keeps one channel.  Utterances outside the
+The data dir is validated first.  A 16 kHz 16-bit PCM recording is kept as it is; any
+other becomes a 16 kHz mono source running openai-whisper's ffmpeg command (lazily: the
+manifest records the command; ffmpeg must be on PATH), so that the features equal
+openai-whisper's.  ``--channel mix`` (the default) keeps both channels of a stereo
+recording and the features average them, and lets ffmpeg downmix more channels by their
+layout, as openai-whisper's decoding does; ``left``, ``right`` or an index keeps one
+channel.  Utterances outside the
 duration range are dropped, and what was dropped is reported (and written next to the
 manifest as ``<name>.filter.json``).  Supervision text, speaker, gender and every extra
 per-utterance file (``text.<lang>``, ``utt2<x>``) are carried into the cuts.

@@ -1,7 +1,8 @@
 """A lhotse CutSet mini-batch -> the keyword arguments of the model's ``forward``.
 
-A batch holds ``feats`` (B, n_mels, T) Whisper log-mel, ``feat_lens`` (B,), and per
-utterance the task ``instructions``, ``targets`` and ``transcripts`` (the CTC targets).
+A batch holds ``feats`` (B, n_mels, T) Whisper log-mel, ``feat_lens`` (B,),
+``feat_tails`` (B, n_mels, 3: the reference frames just past each utterance, which
+``pad30`` encoding appends; absent for features stored without them), and per utterance the task ``instructions``, ``targets`` and ``transcripts`` (the CTC targets).
 With ``encoder_cache`` it holds ``encoded`` (:class:`~soundwave.data.encoder_cache.EncoderFrames`,
 the stored encoder outputs) instead of ``feats``; ``feat_lens`` is still there (the
 utterances' log-mel frame counts, for throughput and durations only).
@@ -15,13 +16,12 @@ from typing import Any
 
 import torch
 from lhotse import CutSet
-from lhotse.dataset import OnTheFlyFeatures, SpecAugment
-from lhotse.dataset.collation import collate_features
+from lhotse.dataset import SpecAugment
 
 from soundwave.data.augment import seeded_rngs, warp_mel_axis
 from soundwave.data.encoder_cache import collate_frames
 from soundwave.errors import UserError
-from soundwave.features.fbank import FRAME_RATE, whisper_fbank
+from soundwave.features.fbank import FRAME_RATE, WhisperLogMel, stored_features, whisper_fbank
 from soundwave.tasks import cut_fields, get_task
 
 GENDER = get_task("gender")
@@ -65,7 +65,7 @@ class SpeechTaskDataset(torch.utils.data.Dataset):
         self.instruction = instruction
         self.need_target = need_target
         self.freq_warp = freq_warp if training else 0.0
-        self.extractor = OnTheFlyFeatures(whisper_fbank(n_mels)) if on_the_fly else None
+        self.extractor = whisper_fbank(n_mels) if on_the_fly else None
         self.training = training
         self.seed = seed
         # read stored encoder outputs (and mask them, training only) instead of log-mel
@@ -128,9 +128,10 @@ class SpeechTaskDataset(torch.utils.data.Dataset):
         return {"encoded": encoded, "feat_lens": torch.tensor(lens, dtype=torch.long)}
 
     def _features(self, cuts: CutSet, warps: list[float]) -> dict[str, Any]:
-        feats, lens = batch_features(cuts, self.extractor)
+        feats, lens, tails = batch_features(cuts, self.extractor)
         if warps:
             feats = warp_mel_axis(feats, torch.tensor(warps))
+            tails = None if tails is None else warp_mel_axis(tails, torch.tensor(warps))
         if self.augment is not None:
             segments = torch.stack(
                 [torch.arange(len(lens)), torch.zeros_like(lens), lens], dim=1
@@ -139,17 +140,20 @@ class SpeechTaskDataset(torch.utils.data.Dataset):
             positions = "/".join(str(c.custom[POSITION_KEY]) for c in cuts)
             with seeded_rngs(stable_seed(f"{self.seed}/specaugment/{positions}")):
                 feats = self.augment(feats, segments)
-        return {"feats": feats.transpose(1, 2).contiguous(), "feat_lens": lens.long()}
+        out = {"feats": feats.transpose(1, 2).contiguous(), "feat_lens": lens.long()}
+        if tails is not None:
+            out["feat_tails"] = tails.transpose(1, 2).contiguous()
+        return out
 
 
-def batch_features(cuts: CutSet, extractor=None) -> tuple[torch.Tensor, torch.Tensor]:
+def batch_features(
+    cuts: CutSet, extractor: WhisperLogMel | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """(B, T, n_mels) log-mel of ``cuts`` (stored, or from ``extractor``), padded as
-    Whisper's zero-padded audio is, and (B,) frame counts: what the encoder is given."""
-    if extractor is not None:
-        feats, lens = extractor(cuts)
-    else:
-        feats, lens = collate_features(cuts)
-    return pad_like_silence(feats, lens), lens
+    Whisper's zero-padded audio is, (B,) frame counts, and the (B, 3, n_mels) reference
+    frames past each end (None for features stored without them): what the encoder is given."""
+    feats, lens, tails = extractor(cuts) if extractor is not None else stored_features(cuts)
+    return pad_like_silence(feats, lens), lens, tails
 
 
 def pad_like_silence(feats: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
@@ -165,7 +169,7 @@ def audio_inputs(batch: dict[str, Any]) -> dict[str, Any]:
     ``feat_lens`` still goes along, for the throughput counts), or the log-mel."""
     if "encoded" in batch:
         return {"encoded": batch["encoded"], "feat_lens": batch["feat_lens"]}
-    return {"feats": batch["feats"], "feat_lens": batch["feat_lens"]}
+    return {k: batch[k] for k in ("feats", "feat_lens", "feat_tails") if k in batch}
 
 
 def soundwave_inputs(batch: dict[str, Any]) -> dict[str, Any]:

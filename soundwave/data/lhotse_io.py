@@ -6,7 +6,7 @@ Data dir -> lhotse: one :class:`~lhotse.Recording` per ``wav.scp`` entry (a path
 :class:`~lhotse.SupervisionSegment` per utterance (id = utterance id) with its text,
 speaker, gender (``spk2gender``) and language (``utt2lang``, else a default), and one cut
 per utterance (id = utterance id; a ``MultiCut`` over all channels of a multi-channel
-recording — average them to match :func:`soundwave.data.audio.read_audio`).
+recording; :func:`soundwave.features.fbank.to_mono_16k` then makes the audio Whisper's).
 
 Every extra file travels in ``supervision.custom``: a per-utterance file under its name
 without a leading ``utt2`` (``utt2task`` -> ``task``, ``text.de`` -> ``text.de``), a

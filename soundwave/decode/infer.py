@@ -1,8 +1,8 @@
 """Transcribe (or translate, or ask anything about) plain audio files with a trained model.
 
 The files become lhotse cuts in memory (a ``wav.scp`` value each: a path, a ``cmd |`` pipe
-or an ark entry), resampled to 16 kHz with their channels averaged, exactly as a data dir
-goes through ``make_manifests``; log-mel is computed on the fly by the training
+or an ark entry), made 16 kHz mono as openai-whisper's ffmpeg makes them, exactly as a data
+dir goes through ``make_manifests`` (:func:`~soundwave.features.fbank.to_mono_16k`); log-mel is computed on the fly by the training
 extractor, and batches are made by the decoder's own :func:`~soundwave.decode.decode.decode_cuts`
 (longest files first, ``batch_size`` files per ``generate`` call).  Audio longer than the
 encoder's window goes through its window-by-window path.
@@ -36,6 +36,9 @@ from soundwave.tasks import get_task
 
 # as make_manifests' default --min-duration: the adapter needs a few encoder frames
 MIN_SECONDS = 0.1
+# lhotse warns that a command source (an ffmpeg conversion) is read whole for a part of it;
+# infer's cuts are whole files
+WHOLE_COMMAND_READ = ".*read from disk via a bash command"
 
 
 @dataclass
@@ -109,7 +112,9 @@ def usable_cuts(inputs: dict[str, str], report: Callable[[str], None]) -> tuple[
                 raise UserError(
                     f"too short ({cut.duration:.3f} s < {MIN_SECONDS} s)", value.strip()
                 )
-            samples = cut.load_audio()
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=WHOLE_COMMAND_READ)
+                samples = cut.load_audio()
             if samples.size == 0:
                 raise UserError("no audio (0 samples)", value.strip())
         except UserError as err:
@@ -133,6 +138,7 @@ def transcribe(
     cuts = cuts.sort_by_duration(ascending=False)
     with warnings.catch_warnings():  # a handful of files in memory is what infer means to use
         warnings.filterwarnings("ignore", message=".*eagerly read CutSet")
+        warnings.filterwarnings("ignore", message=WHOLE_COMMAND_READ)
         return {r.id: r.hyp for r in decode_cuts(model, cuts, cfg.task, dcfg, device=device)}
 
 

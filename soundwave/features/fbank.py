@@ -1,11 +1,18 @@
 """Whisper log-mel filterbanks through lhotse, equal to openai-whisper's front end.
 
 The reference is openai-whisper's ``log_mel_spectrogram(pad_or_trim(load_audio(f)))``:
-ffmpeg decodes to 16 kHz mono (the **average** of the channels, ``-ac 1``), the waveform is
+ffmpeg decodes to 16 kHz mono 16-bit samples (``-f s16le -ac 1 -ar 16000``: the stereo
+average, a surround downmix by channel layout, swresample's resampling), the waveform is
 zero-padded to 30 s, and the STFT (n_fft 400, hop 160, centred) of that window is mapped
 to log10 mel, clamped at (max - 8) with max over the whole window, and scaled by
 x -> (x + 4) / 4.  Features are (frames, n_mels) at 100 frames/s; ``n_mels`` is 80 for
 Whisper up to large-v2 and 128 for large-v3.
+
+The audio (:func:`to_mono_16k`): a recording that is 16 kHz, 16-bit PCM, mono or stereo
+is read as it is (the fast path; the extractor averages stereo and rounds to 16 bits as
+ffmpeg does); any other (another rate, more than two channels, 24-bit, float, a lossy
+codec) is converted by ffmpeg itself with openai-whisper's command, as a lhotse
+``command`` source, so that its samples are the reference's.
 
 What the variable-length features are (:class:`WhisperLogMel`), so that one store serves
 both encoder modes:
@@ -14,15 +21,13 @@ both encoder modes:
   reference window: its STFT sees the audio followed by **zeros** (not the reflection of
   the audio's end that an STFT of the bare utterance would use), and the clamp uses the
   max over every frame of the zero-padded window (those past K included);
-* so for ``pad30`` the encoder only has to append frames at the silence value
-  max(M - 2, -1.5), M = the largest stored value (zeros give log10(1e-10), clamped to
-  max - 8), to get the reference window.  The one difference left: the reference frames
-  K..K+2, whose windows still hold the last <= 280 samples, become silence (they are past
-  the utterance's duration, so lhotse has no place for them);
+* the :data:`TAIL_FRAMES` reference frames after them (K..K+2: their windows still hold
+  the last <= 280 samples, past the utterance's lhotse duration) are kept beside the
+  features: stored with them as the cut's ``whisper_tail`` array, or returned by the
+  on-the-fly extractor; every later frame of the window is the silence value
+  max(M - 2, -1.5), M = the window's largest value.  So for ``pad30`` the encoder appends
+  the tail and then silence to get the reference window exactly;
 * ``variable`` encoding uses the K frames as they are.
-
-Multi-channel cuts stay ``MultiCut`` s in the manifests (lazy, file-backed); the
-extractor averages their channels, as ffmpeg does.  Resampling is lhotse's.
 """
 
 from __future__ import annotations
@@ -31,30 +36,45 @@ import contextlib
 import functools
 import importlib.util
 import os
+import shlex
 import shutil
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from lhotse import CutSet, LilcomChunkyWriter, MonoCut
-from lhotse.cut import MultiCut
+from lhotse import AudioSource, CutSet, Features, LilcomChunkyWriter, MonoCut, Recording
+from lhotse.cut import Cut, MultiCut
 from lhotse.features import WhisperFbank, WhisperFbankConfig
-from lhotse.features.base import register_extractor
+from lhotse.features.base import register_extractor, store_feature_array
 from lhotse.features.io import FeaturesWriter, NumpyHdf5Writer
 from lhotse.features.whisper_fbank import log_mel_spectrogram
-from lhotse.utils import compute_num_frames_from_samples
+from lhotse.utils import (
+    ROUND_HALF_UP,
+    compute_num_frames_from_samples,
+    compute_num_samples,
+    fastcopy,
+)
 
 from soundwave.errors import UserError
 
 SAMPLE_RATE = 16000
 FRAME_RATE = 100  # log-mel frames per second (hop 160 at 16 kHz)
 HOP = SAMPLE_RATE // FRAME_RATE
+# Reference frames after the K of an utterance whose windows still hold its last samples:
+# frame K+3's window starts past the audio's end, and lhotse's K is round(N / 160).
+TAIL_FRAMES = 3
+TAIL_KEY = "whisper_tail"  # the cut's custom array holding them (stored features)
 # Zeros appended before the STFT, as in the 30 s window: enough that every frame whose
 # window holds audio is computed (the clamp's max is over all of them) and that the centred
-# STFT's reflection at the end mirrors only zeros.
-TAIL_ZEROS = 3 * HOP
+# STFT's reflection at the end mirrors only zeros, the tail frames' included.
+TAIL_ZEROS = 4 * HOP
+# 16-bit PCM at 16 kHz is what whisper's ffmpeg pipe delivers: such files need no conversion.
+EXACT_SUBTYPES = {"PCM_16", "PCM_S8", "PCM_U8"}
+# openai-whisper's load_audio command, with WAV output (the same samples) for lhotse to read.
+FFMPEG_OUTPUT = "-f wav -ac 1 -acodec pcm_s16le -ar 16000 -"
 
 # Feature stores by name.  Whisper's normalised log-mel spans about 4 units, so lilcom's
 # default tick (2^-5) is coarse; 2^-12 rounds well below what the reference tests resolve.
@@ -72,13 +92,17 @@ class WhisperLogMel(WhisperFbank):
     """lhotse's ``WhisperFbank`` made equal to openai-whisper on the frames it returns.
 
     Differences from ``WhisperFbank`` (see the module docstring for why): the channels of
-    (C, N) input are averaged; the STFT sees the audio followed by zeros; the last frame is
-    a real frame (``WhisperFbank`` fills a rounding frame with 0.0).
+    (C, N) input are averaged and the samples rounded to 16 bits; the STFT sees the audio
+    followed by zeros; the last frame is a real frame (``WhisperFbank`` fills a rounding
+    frame with 0.0); :meth:`frames_and_tail` also gives the reference frames just past it.
     """
 
     name = "whisper-logmel"
 
-    def extract(self, samples: np.ndarray | torch.Tensor, sampling_rate: int) -> np.ndarray:
+    def frames_and_tail(
+        self, samples: np.ndarray | torch.Tensor, sampling_rate: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(K, n_mels) features and the (:data:`TAIL_FRAMES`, n_mels) reference frames after them."""
         if sampling_rate != self.sampling_rate:
             raise UserError(
                 f"Whisper features need {self.sampling_rate} Hz audio, got {sampling_rate} Hz "
@@ -87,6 +111,8 @@ class WhisperLogMel(WhisperFbank):
         x = torch.as_tensor(samples, dtype=torch.float32)
         if x.dim() == 2:
             x = x.mean(dim=0)
+        # whisper reads ffmpeg's 16-bit output; its -ac 1 rounds the stereo average half up
+        x = torch.floor(x * 32768.0 + 0.5).clamp(-32768.0, 32767.0) / 32768.0
         num_frames = compute_num_frames_from_samples(x.shape[-1], 1 / FRAME_RATE, SAMPLE_RATE)
         feats = log_mel_spectrogram(
             torch.nn.functional.pad(x, (0, TAIL_ZEROS)),
@@ -95,8 +121,43 @@ class WhisperLogMel(WhisperFbank):
             window=self.window,
             n_mels=self.num_filters,
             device=self.device,
+        ).cpu()
+        return (
+            feats[:num_frames].numpy(),
+            feats[num_frames : num_frames + TAIL_FRAMES].numpy(),
         )
-        return feats[:num_frames].cpu().numpy()
+
+    def extract(self, samples: np.ndarray | torch.Tensor, sampling_rate: int) -> np.ndarray:
+        return self.frames_and_tail(samples, sampling_rate)[0]
+
+    def __call__(self, cuts: Sequence[Cut]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """On-the-fly features of ``cuts``: (B, T, n_mels) zero-padded, (B,) frame counts,
+        and (B, :data:`TAIL_FRAMES`, n_mels) tails."""
+        pairs = [self.frames_and_tail(cut.load_audio(), cut.sampling_rate) for cut in cuts]
+        return collate_frames([f for f, _ in pairs], [t for _, t in pairs])
+
+
+def collate_frames(
+    feats: Sequence[np.ndarray], tails: Sequence[np.ndarray] | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Per-utterance (K, n_mels) features (and tails) -> zero-padded (B, T, n_mels), (B,)
+    lengths and stacked (B, TAIL_FRAMES, n_mels) tails (None without tails)."""
+    lens = torch.tensor([len(f) for f in feats], dtype=torch.long)
+    out = torch.zeros(len(feats), int(lens.max()), feats[0].shape[-1])
+    for i, f in enumerate(feats):
+        out[i, : len(f)] = torch.from_numpy(np.asarray(f, dtype=np.float32))
+    if tails is None:
+        return out, lens, None
+    return out, lens, torch.stack([torch.from_numpy(np.asarray(t, np.float32)) for t in tails])
+
+
+def stored_features(cuts: Sequence[Cut]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """As :meth:`WhisperLogMel.__call__`, from the cuts' stored features; the tails are
+    None unless every cut has one (features stored before they were kept)."""
+    feats = [cut.load_features() for cut in cuts]
+    if not all(cut.has_custom(TAIL_KEY) for cut in cuts):
+        return collate_frames(feats, None)
+    return collate_frames(feats, [cut.load_custom(TAIL_KEY) for cut in cuts])
 
 
 def whisper_fbank(n_mels: int = 80) -> WhisperLogMel:
@@ -125,21 +186,96 @@ def _select_channel(cut: MonoCut | MultiCut, index: int) -> MonoCut:
             f"{channels}, not channel {index}"
         )
     if isinstance(cut, MultiCut):
-        return next(c for c in cut.to_mono(mono_downmix=False) if c.channel == index)
+        mono = next(c for c in cut.to_mono(mono_downmix=False) if c.channel == index)
+        return fastcopy(mono, id=cut.id)  # to_mono appends the channel; the id is the utterance's
     return cut
 
 
 def to_mono_16k(cuts: CutSet, channel: str = "mix") -> CutSet:
-    """Resample to 16 kHz and choose the channel(s) that the features will see.
+    """Make every cut's audio what openai-whisper's ffmpeg would give, and choose the
+    channel(s) that the features will see.
 
-    ``channel``: "mix" keeps multi-channel cuts as they are (file-backed ``MultiCut`` s,
+    ``channel``: "mix" keeps a 16 kHz 16-bit stereo cut as it is (a file-backed ``MultiCut``
     whose channels :class:`WhisperLogMel` averages); "left", "right" or an integer keeps
-    that channel (a ``MonoCut``), and is an error for a recording without it.
+    that channel (a ``MonoCut``), and is an error for a recording without it.  A recording
+    that is not 16 kHz 16-bit PCM, or that has more than two channels for "mix", becomes a
+    16 kHz mono ``command`` source running ffmpeg (:func:`ffmpeg_recording`); without ffmpeg
+    on PATH that is a :class:`UserError`.
     """
     index = parse_channel(channel)
-    if index is not None:
-        cuts = cuts.map(functools.partial(_select_channel, index=index))
-    return cuts.resample(SAMPLE_RATE)
+    converted: dict[str, Recording | None] = {}  # recording id -> its ffmpeg version
+
+    def convert(cut: MonoCut | MultiCut) -> MonoCut | MultiCut:
+        if index is not None:
+            cut = _select_channel(cut, index)
+        rec = cut.recording
+        if rec.id not in converted:
+            reason = _conversion_reason(rec, index)
+            converted[rec.id] = ffmpeg_recording(rec, index, reason) if reason else None
+        new = converted[rec.id]
+        if new is None:
+            return cut
+        return MonoCut(
+            id=cut.id,
+            start=cut.start,
+            duration=cut.duration,
+            channel=0,
+            recording=new,
+            supervisions=[fastcopy(s, channel=0) for s in cut.supervisions],
+            custom=cut.custom,
+        )
+
+    return cuts.map(convert)
+
+
+def _conversion_reason(rec: Recording, index: int | None) -> str | None:
+    """Why ``rec`` must go through ffmpeg to equal whisper's input (None: it need not)."""
+    if rec.sampling_rate != SAMPLE_RATE:
+        return f"{rec.sampling_rate} Hz"
+    if index is None and rec.num_channels > 2:
+        return f"{rec.num_channels} channels"
+    (src,) = rec.sources
+    if src.type == "file":  # a pipe's output is taken as what it nearly always is, 16-bit
+        import soundfile as sf
+
+        try:
+            subtype = sf.info(src.source).subtype
+        except Exception as err:  # soundfile raises several types for unreadable input
+            raise UserError(f"cannot read audio: {err}", src.source) from None
+        if subtype not in EXACT_SUBTYPES:
+            return f"{subtype} samples"
+    return None
+
+
+def ffmpeg_recording(rec: Recording, index: int | None, reason: str) -> Recording:
+    """``rec`` as a 16 kHz mono ``command`` source: openai-whisper's ffmpeg command on its
+    audio (one channel of it for ``index``); the rest of lhotse reads it as any pipe."""
+    if shutil.which("ffmpeg") is None:
+        raise UserError(
+            f"recording '{rec.id}' ({reason}) must be converted by ffmpeg, as openai-whisper "
+            "converts it, and ffmpeg is not on PATH (install ffmpeg, or convert the audio "
+            "to 16 kHz 16-bit PCM first)"
+        )
+    if len(rec.sources) != 1 or rec.transforms:
+        raise UserError(f"recording '{rec.id}': only a plain single-source recording converts")
+    (src,) = rec.sources
+    pan = [] if index is None else ["-af", shlex.quote(f"pan=mono|c0=c{index}")]
+    ffmpeg = ["ffmpeg", "-nostdin", "-threads", "0", "-loglevel", "error", "-i"]
+    if src.type == "file":
+        command = " ".join([*ffmpeg, shlex.quote(src.source), *pan, FFMPEG_OUTPUT])
+    elif src.type == "command":
+        command = f"{src.source} | " + " ".join([*ffmpeg, "-", *pan, FFMPEG_OUTPUT])
+    else:
+        raise UserError(f"recording '{rec.id}': a '{src.type}' source cannot be converted")
+    # lhotse's own resampling convention: the cut's durations and frame counts stay
+    num_samples = compute_num_samples(rec.duration, SAMPLE_RATE, rounding=ROUND_HALF_UP)
+    return Recording(
+        id=rec.id,
+        sources=[AudioSource("command", [0], command)],
+        sampling_rate=SAMPLE_RATE,
+        num_samples=num_samples,
+        duration=num_samples / SAMPLE_RATE,
+    )
 
 
 def filter_by_duration(cuts: CutSet, min_s: float, max_s: float) -> tuple[CutSet, dict[str, float]]:
@@ -186,15 +322,57 @@ def compute_and_store(
     """
     extractor = whisper_fbank(n_mels)
     out = []
-    with atomic_archive(storage_writer(storage_type), storage_path) as (storage, final):
+    with (
+        atomic_archive(storage_writer(storage_type), storage_path) as (storage, final),
+        _each_recording_decoded_once(),
+    ):
         for cut in _progress(cuts, progress):
             try:
-                out.append(cut.compute_and_store_features(extractor, storage))
-            except UserError:
-                raise
+                samples = cut.load_audio()
             except Exception as err:  # lhotse wraps unreadable audio in many types
                 raise UserError(f"utterance '{cut.id}': cannot compute features: {err}") from None
+            out.append(_store(cut, samples, extractor, storage))
     return CutSet.from_cuts(_moved(cut, final) for cut in out)
+
+
+@contextlib.contextmanager
+def _each_recording_decoded_once() -> Iterator[None]:
+    """lhotse's cache of command outputs, holding the latest one: the segments of a
+    recording that ffmpeg converts are consecutive cuts, so ffmpeg runs once per recording
+    rather than once per segment."""
+    from lhotse.caching import AudioCache
+
+    enabled, limit = AudioCache.enabled(), AudioCache.max_cache_elements
+    AudioCache.enable(True)
+    AudioCache.max_cache_elements = 1
+    try:
+        yield
+    finally:
+        AudioCache.max_cache_elements = limit
+        AudioCache.enable(enabled)
+
+
+def _store(
+    cut: MonoCut | MultiCut, samples: np.ndarray, extractor: WhisperLogMel, storage: FeaturesWriter
+) -> MonoCut | MultiCut:
+    """``cut`` with its features and their tail (``cut.whisper_tail``) written to ``storage``,
+    its Features manifest made as lhotse's ``compute_and_store_features`` makes it."""
+    feats, tail = extractor.frames_and_tail(samples, cut.sampling_rate)
+    features = Features(
+        start=cut.start,
+        duration=round(samples.shape[-1] / cut.sampling_rate, ndigits=8),
+        type=extractor.name,
+        num_frames=feats.shape[0],
+        num_features=feats.shape[1],
+        frame_shift=extractor.frame_shift,
+        sampling_rate=cut.sampling_rate,
+        channels=cut.channel,
+        storage_type=storage.name,
+        storage_path=str(storage.storage_path),
+        storage_key=store_feature_array(feats, storage=storage),
+    )
+    tail_array = storage.store_array(str(uuid.uuid4()), tail)
+    return fastcopy(cut, features=features).with_custom(TAIL_KEY, tail_array)
 
 
 @contextlib.contextmanager
@@ -229,9 +407,8 @@ def _remove(path: Path) -> None:
 
 
 def _moved(cut: MonoCut | MultiCut, path: Path) -> MonoCut | MultiCut:
-    from lhotse.utils import fastcopy
-
-    return fastcopy(cut, features=fastcopy(cut.features, storage_path=str(path)))
+    cut = fastcopy(cut, features=fastcopy(cut.features, storage_path=str(path)))
+    return cut.with_custom(TAIL_KEY, fastcopy(cut.custom[TAIL_KEY], storage_path=str(path)))
 
 
 def _progress(cuts: CutSet, enabled: bool):

@@ -5,13 +5,14 @@ and ``feat_lens`` (B,).  Output: (B, T50, d) frames at 50 Hz and their lengths.
 
 Two input modes:
 
-* ``"pad30"`` - every 30 s window is padded to 3000 frames with the value that Whisper's
-  zero-padded audio has (:func:`whisper_silence_value`), as openai-whisper and the
-  WhisperFeatureExtractor pad audio (and as Whisper and the released Soundwave saw it).
-  With the features of :mod:`soundwave.features.fbank` (computed with zeros after the
-  audio) this reproduces openai-whisper's 30 s log-mel up to the two or three frames just
-  past the utterance's end; the window's values are clamped at its own (max - 2), as
-  Whisper clamps each 30 s window it sees;
+* ``"pad30"`` - every 30 s window is padded to 3000 frames as openai-whisper and the
+  WhisperFeatureExtractor pad audio (and as Whisper and the released Soundwave saw it):
+  the utterance's ``feat_tails`` (the reference frames whose STFT windows still hold its
+  last samples, from :mod:`soundwave.features.fbank`) follow its last frame, then the
+  value that Whisper's zero-padded audio has (:func:`whisper_silence_value`).  With that
+  front end's features this is openai-whisper's 30 s log-mel; the window's values are
+  clamped at its own (max - 2), as Whisper clamps each 30 s window it sees.  Without
+  tails the frames just past the end are silence too;
 * ``"variable"`` - no padding: the positional embeddings are sliced to the window length
   and padded frames are masked out of self-attention, so a batch gives the same frames as
   each utterance alone.
@@ -52,7 +53,8 @@ def whisper_silence_value(feats: torch.Tensor, feat_lens: torch.Tensor) -> torch
 def pad_window(feats: torch.Tensor, feat_lens: torch.Tensor, window: int = 3000) -> torch.Tensor:
     """(B, n_mels, T <= window) -> (B, n_mels, window): each row as Whisper's 30 s window.
 
-    Frames from ``feat_lens`` on become :func:`whisper_silence_value`, and the values are
+    Frames from ``feat_lens`` on (the utterance and its tail before them) become
+    :func:`whisper_silence_value`, and the values are
     clamped at that value, as Whisper clamps each window it computes on its own (a no-op
     for a whole utterance; for a window of a longer one, its own max sets the floor).
     """
@@ -148,9 +150,16 @@ class WhisperAudioEncoder(nn.Module):
 
     @torch.no_grad()
     def forward(
-        self, feats: torch.Tensor, feat_lens: torch.Tensor
+        self,
+        feats: torch.Tensor,
+        feat_lens: torch.Tensor,
+        feat_tails: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, n_mels, T), (B,) -> frames (B, T50, d) float32, lengths (B,)."""
+        """(B, n_mels, T), (B,) -> frames (B, T50, d) float32, lengths (B,).
+
+        ``feat_tails`` (B, n_mels, n): the frames of Whisper's window just past each
+        utterance's end, which ``pad30`` places after it (``variable`` has no use for them).
+        """
         if feats.dim() != 3 or feats.shape[1] != self.n_mels:
             raise UserError(
                 f"features have shape {tuple(feats.shape)}; the encoder expects (batch, {self.n_mels}, time)"
@@ -171,7 +180,13 @@ class WhisperAudioEncoder(nn.Module):
         live = chunk_lens > 0
         xs, cl = x[live], chunk_lens[live]
         if self.input_mode == "pad30":
-            xs = pad_window(xs, cl, self.window)
+            ends = cl  # frames of each window that are its content
+            if feat_tails is not None:  # after the chunk where each utterance ends
+                owner = torch.arange(b, device=device).repeat_interleave(n_chunks)[live]
+                last = (lens[owner] - starts.repeat(b)[live]) <= step
+                xs = F.pad(xs, (0, self.window - step))
+                xs, ends = append_tails(xs, cl, feat_tails.to(xs)[owner], last)
+            xs = pad_window(xs, ends, self.window)
             h = run_whisper_encoder(self.encoder, xs, None)
             out_lens = torch.full_like(cl, h.shape[1]) if self.full_window else (cl + 1) // 2
         else:
@@ -186,6 +201,23 @@ class WhisperAudioEncoder(nn.Module):
         valid = lengths_to_mask(lens2, t2).reshape(b, n_chunks * t2)
         index, counts = compact_index(valid)
         return gather_frames(frames, index).float(), counts
+
+
+def append_tails(
+    x: torch.Tensor, lens: torch.Tensor, tails: torch.Tensor, rows: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Write the tails (B, n_mels, n) at frames lens..lens+n of ``x`` (B, n_mels, L), as far
+    as ``x`` reaches, in the ``rows`` (B,) bool that are given (all by default).  Returns
+    the new ``x`` and where each row's content ends: what :func:`pad_window` then pads."""
+    n, width = tails.shape[-1], x.shape[-1]
+    pos = lens[:, None] + torch.arange(n, device=x.device)[None, :]
+    fits = pos < width
+    if rows is not None:
+        fits &= rows[:, None]
+    index = torch.arange(len(lens), device=x.device)[:, None].expand_as(pos)
+    x = x.clone()
+    x[index[fits], :, pos[fits]] = tails.transpose(1, 2)[fits]
+    return x, lens + fits.sum(dim=1)
 
 
 def run_whisper_encoder(enc: nn.Module, x: torch.Tensor, lens: torch.Tensor | None) -> torch.Tensor:

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import torch
 from lhotse import CutSet
-from lhotse.dataset import OnTheFlyFeatures
 
 from soundwave.config import apply_overrides, read_yaml
 from soundwave.data.collate import batch_features
@@ -69,15 +68,17 @@ def encode_cuts(
     extractor = None
     first = next(iter(cuts), None)
     if first is not None and not first.has_features:
-        extractor = OnTheFlyFeatures(whisper_fbank(encoder.n_mels))
+        extractor = whisper_fbank(encoder.n_mels)
     batches = batches_by_duration(cuts, max_duration)
     if progress:
         from tqdm import tqdm
 
         batches = tqdm(batches, desc="cache_encoder", unit="batch")
     for batch in batches:
-        feats, lens = batch_features(batch, extractor)
-        frames, out_lens = encoder(feats.transpose(1, 2), lens)
+        feats, lens, tails = batch_features(batch, extractor)
+        frames, out_lens = encoder(
+            feats.transpose(1, 2), lens, None if tails is None else tails.transpose(1, 2)
+        )
         frames, out_lens = frames.cpu(), out_lens.tolist()
         for i, cut in enumerate(batch):
             yield cut, frames[i, : out_lens[i]]

@@ -185,26 +185,29 @@ class SoundwaveModel(nn.Module):
         feats: torch.Tensor | None,
         feat_lens: torch.Tensor | None,
         encoded: EncoderFrames | None,
+        feat_tails: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Encoder frames (B, T50, d) and lengths: stored ones (``encoded``, checked to come
-        from this encoder) or the encoder run on the log-mel.  Everything after is the same."""
+        from this encoder) or the encoder run on the log-mel (and the frames of Whisper's
+        window past each end, ``feat_tails``).  Everything after is the same."""
         if encoded is not None:
             encoded.check(self.encoder.cache_id())
             return encoded.frames, encoded.lens
         if feats is None or feat_lens is None:
             raise ValueError("the audio path needs feats and feat_lens, or encoded frames")
-        return self.encoder(feats, feat_lens)
+        return self.encoder(feats, feat_lens, feat_tails)
 
     def _adapter_frames(
         self,
         feats: torch.Tensor | None,
         feat_lens: torch.Tensor | None,
         encoded: EncoderFrames | None = None,
+        feat_tails: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Adapter output (B, T25, H), 25 Hz lengths, CTC logits (B, T25, vocab)."""
         if self.adapter is None or self.ctc_head is None:
             raise UserError("bridge=linear has no CTC head")
-        x, lens = self._encoder_frames(feats, feat_lens, encoded)
+        x, lens = self._encoder_frames(feats, feat_lens, encoded, feat_tails)
         device = self.adapter.proj.weight.device
         frames, lens = self.adapter(x.to(device), lens.to(device))
         return frames, lens, self.ctc_head(frames)
@@ -214,15 +217,16 @@ class SoundwaveModel(nn.Module):
         feats: torch.Tensor | None = None,
         feat_lens: torch.Tensor | None = None,
         encoded: EncoderFrames | None = None,
+        feat_tails: torch.Tensor | None = None,
     ) -> AudioEncoding:
         """Features (or stored encoder frames) -> the vectors that replace the audio placeholder."""
         if self.cfg.bridge == "linear":
-            x, lens = self._encoder_frames(feats, feat_lens, encoded)
+            x, lens = self._encoder_frames(feats, feat_lens, encoded, feat_tails)
             emb, lens = self.bridge(x.to(self.device), lens.to(self.device))
             index = torch.arange(emb.shape[1], device=emb.device).expand(emb.shape[0], -1)
             index = index.masked_fill(~lengths_to_mask(lens, emb.shape[1]), -1)
             return AudioEncoding(emb, lens, index, None, lens)
-        frames, lens, logits = self._adapter_frames(feats, feat_lens, encoded)
+        frames, lens, logits = self._adapter_frames(feats, feat_lens, encoded, feat_tails)
         emb, counts, index = self.bridge(frames, lens, logits)
         return AudioEncoding(emb, counts, index, logits, lens)
 
@@ -245,17 +249,18 @@ class SoundwaveModel(nn.Module):
         transcripts: list[str] | None = None,
         ctc_only: bool = False,
         encoded: EncoderFrames | None = None,
+        feat_tails: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """The training loss of a batch of log-mel ``feats`` or of stored ``encoded`` frames."""
         batch = len(encoded.lens) if encoded is not None else len(feats)
         ctc_targets = self._ctc_targets(transcripts, batch)
         if ctc_only:
-            _, lens, logits = self._adapter_frames(feats, feat_lens, encoded)
+            _, lens, logits = self._adapter_frames(feats, feat_lens, encoded, feat_tails)
             loss = ctc_loss(logits, lens, ctc_targets, self.audio_token_id)
             return {"loss": loss, "ctc_loss": loss}
         if targets is None or len(targets) != batch:
             raise ValueError("forward needs one target text per utterance (or ctc_only=True)")
-        enc = self.encode_audio(feats, feat_lens, encoded)
+        enc = self.encode_audio(feats, feat_lens, encoded, feat_tails)
         if enc.ctc_logits is not None:
             ctc = ctc_loss(enc.ctc_logits, enc.frame_lens, ctc_targets, self.audio_token_id)
         else:
@@ -327,6 +332,7 @@ class SoundwaveModel(nn.Module):
         num_beams: int = 1,
         do_sample: bool = False,
         encoding: AudioEncoding | None = None,
+        feat_tails: torch.Tensor | None = None,
         **gen_kwargs: Any,
     ) -> list[str]:
         """Batched decoding: left-padded inputs_embeds, KV cache, HF generate.
@@ -341,6 +347,7 @@ class SoundwaveModel(nn.Module):
             num_beams,
             do_sample,
             encoding,
+            feat_tails,
             **gen_kwargs,
         )
         return [s.strip() for s in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
@@ -355,13 +362,18 @@ class SoundwaveModel(nn.Module):
         num_beams: int = 1,
         do_sample: bool = False,
         encoding: AudioEncoding | None = None,
+        feat_tails: torch.Tensor | None = None,
         **gen_kwargs: Any,
     ) -> list[list[int]]:
         """As :meth:`generate`, the new token ids of each utterance up to (without) EOS."""
         was_training = self.training
         self.eval()
         try:
-            enc = encoding if encoding is not None else self.encode_audio(feats, feat_lens)
+            enc = (
+                encoding
+                if encoding is not None
+                else self.encode_audio(feats, feat_lens, None, feat_tails)
+            )
             plan = self._plan(enc, instructions, None, left_pad=True)
             embeds = embed_splice(self.llm.get_input_embeddings(), enc.embeds, plan)
             gen_kwargs.setdefault("suppress_tokens", [self.audio_token_id])
@@ -393,9 +405,10 @@ class SoundwaveModel(nn.Module):
         feats: torch.Tensor | None = None,
         feat_lens: torch.Tensor | None = None,
         encoded: EncoderFrames | None = None,
+        feat_tails: torch.Tensor | None = None,
     ) -> list[str]:
         """Greedy CTC from the adapter (collapse repeats, drop blanks, detokenize)."""
-        _, lens, logits = self._adapter_frames(feats, feat_lens, encoded)
+        _, lens, logits = self._adapter_frames(feats, feat_lens, encoded, feat_tails)
         return self.ctc_text(logits, lens)
 
     def ctc_text(self, ctc_logits: torch.Tensor, frame_lens: torch.Tensor) -> list[str]:

@@ -17,6 +17,7 @@ from lhotse import CutSet
 from lhotse.cut import Cut
 from matplotlib.figure import Figure
 
+from soundwave.data.collate import batch_features
 from soundwave.errors import UserError
 from soundwave.features.fbank import FRAME_RATE
 from soundwave.models import SoundwaveModel
@@ -105,14 +106,15 @@ def compute_alignment(model: SoundwaveModel, cut: Cut) -> AlignmentView:
             f"bridge={model.cfg.bridge} has no CTC head: there is no alignment to plot "
             "(use a runs, peaks or none model)"
         )
-    feats = np.asarray(cut.load_features(), dtype=np.float32)
-    x = torch.from_numpy(feats).T.unsqueeze(0).to(model.device)
-    lens = torch.tensor([feats.shape[0]], device=model.device)
+    batch, lens, tails = batch_features(CutSet.from_cuts([cut]))
+    feats = batch[0].numpy()
+    x, lens = batch.transpose(1, 2).to(model.device), lens.to(model.device)
+    tails = None if tails is None else tails.transpose(1, 2).to(model.device)
     was_training = model.training
     model.eval()  # no dropout in the adapter or the look-back
     try:
-        enc = model.encode_audio(x, lens)
-        ctc_text = model.ctc_transcribe(x, lens)[0]
+        enc = model.encode_audio(x, lens, feat_tails=tails)
+        ctc_text = model.ctc_transcribe(x, lens, feat_tails=tails)[0]
     finally:
         model.train(was_training)
     n = int(enc.frame_lens[0])
