@@ -20,22 +20,25 @@ help_message="Usage: $0 [--encoder tiny.en|standin] [--encoder-config FILE] [--l
 # shellcheck source=/dev/null
 . utils/parse_options.sh
 : "${cuda_cmd:?cmd.sh must set cuda_cmd}"
-case ${encoder} in tiny.en|standin) ;; *) echo "$0: --encoder must be tiny.en or standin, not '${encoder}'" >&2; exit 1 ;; esac
 
-if [ "${encoder}" = tiny.en ] && [ ! -f exp/whisper-tiny.en/conversion.json ]; then
-  python -m soundwave.bin.convert_whisper --tiny-en --out exp/whisper-tiny.en
-fi
 # One after the other, each with every core: side by side with one thread each, their
 # steps took about twice as long, which saves next to nothing.
+runs=()
+case ${encoder} in
+  tiny.en)
+    [ -f exp/whisper-tiny.en/conversion.json ] ||
+      python -m soundwave.bin.convert_whisper --tiny-en --out exp/whisper-tiny.en ||
+      { echo "$0: without the tiny.en wheel, run the recipe with --encoder standin" >&2; exit 1; } ;;
+  standin)
+    ${cuda_cmd} exp/standin/log/encoder.log \
+      python -m soundwave.bin.pretrain_standin --config "${encoder_config}" \
+        --exp-dir exp/standin/encoder_train --out-dir exp/standin/whisper ${encoder_steps:+"train.max_steps=${encoder_steps}"}
+    runs+=(exp/standin/encoder_train) ;;
+  *) echo "$0: --encoder must be tiny.en or standin, not '${encoder}'" >&2; exit 1 ;;
+esac
 ${cuda_cmd} exp/standin/log/llm.log \
   python -m soundwave.bin.pretrain_standin --config "${llm_config}" \
     --exp-dir exp/standin/llm_train --out-dir exp/standin/llm ${llm_steps:+"train.max_steps=${llm_steps}"}
-runs=(exp/standin/llm_train)
-if [ "${encoder}" = standin ]; then
-  ${cuda_cmd} exp/standin/log/encoder.log \
-    python -m soundwave.bin.pretrain_standin --config "${encoder_config}" \
-      --exp-dir exp/standin/encoder_train --out-dir exp/standin/whisper ${encoder_steps:+"train.max_steps=${encoder_steps}"}
-  runs=(exp/standin/encoder_train "${runs[@]}")
-fi
+runs+=(exp/standin/llm_train)
 grep -h "validation" "${runs[@]/%//train.log}"
 python -m soundwave.bin.plot_curves --out exp/standin/curves.png "${runs[@]}"
