@@ -8,8 +8,10 @@ values of the wrong type are user errors reported in one line that names the fil
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import json
+import re
 import types
 import typing
 from pathlib import Path
@@ -70,12 +72,52 @@ def read_yaml(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return merge(read_yaml(base_path, seen), data)
 
 
+class ConfigValueError(ValueError):
+    """A config value out of its range, raised by a config dataclass's ``__post_init__``;
+    ``key`` is the field's name, so that the error can name the whole key and where it
+    was set (the YAML file or a command-line override)."""
+
+    def __init__(self, key: str, message: str):
+        self.key, self.message = key, message
+        super().__init__(f"'{key}' {message}")
+
+
+def require(ok: bool, key: str, message: str) -> None:
+    """Raise :class:`ConfigValueError` for field ``key`` unless ``ok``."""
+    if not ok:
+        raise ConfigValueError(key, message)
+
+
+@dataclasses.dataclass(frozen=True)
+class Sources:
+    """Where each config value came from: the YAML file, or a command-line override."""
+
+    file: str | None
+    overrides: dict[str, str] = dataclasses.field(default_factory=dict)  # key -> "key=value"
+
+    def of(self, key: str) -> str | None:
+        """The source of dotted ``key`` (list indices ignored): the override that set it
+        or one of its sections, else the file."""
+        parts = re.sub(r"\[\d+\]", "", key).split(".")
+        for i in range(len(parts), 0, -1):
+            item = self.overrides.get(".".join(parts[:i]))
+            if item is not None:
+                return f"command-line override '{item}'"
+        return self.file
+
+
+def _as_sources(source: str | Sources | None) -> Sources:
+    return source if isinstance(source, Sources) else Sources(source)
+
+
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``a.b.c=value`` overrides (value parsed as YAML) to a nested dict, in place."""
     for item in overrides:
         if "=" not in item:
             raise UserError(f"override '{item}' is not of the form key=value")
         key, raw = item.split("=", 1)
+        if not key or any(not part for part in key.split(".")):
+            raise UserError(f"override '{item}': '{key}' is not a config key")
         try:
             value = yaml.safe_load(raw) if raw != "" else ""
         except yaml.YAMLError:
@@ -94,8 +136,9 @@ def _is_dataclass_type(tp: Any) -> bool:
     return isinstance(tp, type) and dataclasses.is_dataclass(tp)
 
 
-def _convert(value: Any, tp: Any, where: str, source: str | None) -> Any:
+def _convert(value: Any, tp: Any, where: str, sources: Sources) -> Any:
     """Check/convert ``value`` to the annotated type ``tp``; raise UserError naming ``where``."""
+    source = sources.of(where)
     origin = typing.get_origin(tp)
     if tp is Any:
         return value
@@ -108,25 +151,27 @@ def _convert(value: Any, tp: Any, where: str, source: str | None) -> Any:
             if arg is type(None):
                 continue
             try:
-                return _convert(value, arg, where, source)
+                return _convert(value, arg, where, sources)
             except UserError as err:
                 errors.append(err)
         raise errors[0]
     if _is_dataclass_type(tp):
         if not isinstance(value, dict):
             raise UserError(f"'{where}' must be a mapping", source)
-        return from_dict(tp, value, source, prefix=where + ".")
+        return from_dict(tp, value, sources, prefix=where + ".")
     if origin in (list, tuple):
         if not isinstance(value, list | tuple):
             raise UserError(f"'{where}' must be a list, got {value!r}", source)
         (item_tp, *_) = typing.get_args(tp) or (Any,)
-        items = [_convert(v, item_tp, f"{where}[{i}]", source) for i, v in enumerate(value)]
+        items = [_convert(v, item_tp, f"{where}[{i}]", sources) for i, v in enumerate(value)]
         return items if origin is list else tuple(items)
     if origin is dict:
         if not isinstance(value, dict):
             raise UserError(f"'{where}' must be a mapping", source)
         _, val_tp = typing.get_args(tp) or (Any, Any)
-        return {k: _convert(v, val_tp, f"{where}.{k}", source) for k, v in value.items()}
+        return {k: _convert(v, val_tp, f"{where}.{k}", sources) for k, v in value.items()}
+    if tp is int and isinstance(value, bool):  # YAML's true is an int to Python, not here
+        raise UserError(f"'{where}' must be of type int, got {value!r}", source)
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if tp is float and isinstance(value, str):
@@ -141,32 +186,44 @@ def _convert(value: Any, tp: Any, where: str, source: str | None) -> Any:
     return value
 
 
-def from_dict(cls: type[T], data: dict[str, Any], source: str | None = None, prefix: str = "") -> T:
-    """Build dataclass ``cls`` from ``data``; unknown keys are errors that list the known ones."""
+def from_dict(
+    cls: type[T], data: dict[str, Any], source: str | Sources | None = None, prefix: str = ""
+) -> T:
+    """Build dataclass ``cls`` from ``data``; unknown keys are errors that list the known ones.
+
+    ``source`` names where ``data`` came from (a file name, or :class:`Sources` when
+    command-line overrides set some keys); errors name the source of the offending key."""
+    sources = _as_sources(source)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     unknown = [k for k in data if k not in fields]
     if unknown:
+        close = difflib.get_close_matches(str(unknown[0]), list(fields), n=1)
+        hint = f"did you mean '{prefix}{close[0]}'? " if close else ""
         raise UserError(
-            f"unknown config key '{prefix}{unknown[0]}' (known: {', '.join(sorted(fields))})",
-            source,
+            f"unknown config key '{prefix}{unknown[0]}' ({hint}known: {', '.join(sorted(fields))})",
+            sources.of(f"{prefix}{unknown[0]}"),
         )
-    kwargs = {k: _convert(v, hints[k], prefix + k, source) for k, v in data.items()}
+    kwargs = {k: _convert(v, hints[k], prefix + k, sources) for k, v in data.items()}
     try:
         return cls(**kwargs)
     except TypeError as err:
         raise UserError(
-            f"incomplete config section '{prefix or cls.__name__}': {err}", source
+            f"incomplete config section '{prefix or cls.__name__}': {err}", sources.of(prefix)
         ) from None
+    except ConfigValueError as err:
+        where = prefix + err.key
+        raise UserError(f"'{where}' {err.message}", sources.of(where)) from None
     except ValueError as err:
-        raise UserError(str(err), source) from None
+        raise UserError(str(err), sources.of(prefix.rstrip("."))) from None
 
 
 def load_config(cls: type[T], path: str | Path | None, overrides: list[str] | None = None) -> T:
     """Read YAML ``path`` (may be None), apply ``overrides`` and build ``cls``."""
     data = read_yaml(path) if path else {}
     apply_overrides(data, overrides or [])
-    return from_dict(cls, data, str(path) if path else "command line")
+    given = {item.split("=", 1)[0]: item for item in overrides or []}
+    return from_dict(cls, data, Sources(str(path) if path else "command line", given))
 
 
 def to_dict(obj: Any) -> Any:

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from soundwave.errors import UserError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -20,6 +22,31 @@ def _umask() -> int:
 def public_mode(is_dir: bool) -> int:
     """The mode a new file or directory gets from the umask (mkstemp/mkdtemp make them private)."""
     return (0o777 if is_dir else 0o666) & ~_umask()
+
+
+def make_public(root: Path) -> None:
+    """Give ``root`` and everything under it the umask's modes (executable bits kept):
+    some writers (safetensors, hence every HF ``save_pretrained``) create 0600 files."""
+    file_mode, dir_mode = public_mode(False), public_mode(True)
+    paths = [root, *root.rglob("*")] if root.is_dir() else [root]
+    for p in paths:
+        if p.is_symlink():
+            continue
+        if p.is_dir():
+            os.chmod(p, dir_mode)
+        else:
+            os.chmod(p, file_mode | (p.stat().st_mode & 0o111 & dir_mode))
+
+
+@contextlib.contextmanager
+def reported_as_user_error(path: str | os.PathLike, doing: str = "cannot write") -> Iterator[None]:
+    """Turn an ``OSError`` of the block (disk full, quota, read-only or unwritable dir) into
+    one :class:`UserError` line naming ``path``."""
+    try:
+        yield
+    except OSError as err:
+        reason = err.strerror or str(err) or type(err).__name__
+        raise UserError(f"{doing}: {reason}", path) from None
 
 
 @contextlib.contextmanager
@@ -56,8 +83,8 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
-        os.chmod(tmp, public_mode(True))
         yield tmp
+        make_public(tmp)
         if path.exists():
             old = path.with_name(f".{path.name}.old")
             shutil.rmtree(old, ignore_errors=True)

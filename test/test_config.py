@@ -106,3 +106,23 @@ def test_bad_bases(tmp_path, files, message):
         (tmp_path / name).write_text(text)
     with pytest.raises(UserError, match=message):
         load_config(TrainConfig, tmp_path / "a.yaml")
+
+
+def test_an_error_names_the_override_that_set_the_key_not_the_file(tmp_path):
+    path = write(tmp_path, "train: {max_steps: 10}\n")
+    with pytest.raises(UserError) as err:
+        load_config(TrainConfig, path, ["train.max_steps=-5"])
+    assert err.value.path == "command-line override 'train.max_steps=-5'"
+    assert "'train.max_steps' must be at least 1, not -5" in err.value.message
+    # the same value in the file is the file's error
+    with pytest.raises(UserError) as err:
+        load_config(TrainConfig, write(tmp_path, "train: {max_steps: -5}\n"))
+    assert err.value.path == str(path)
+
+
+def test_yaml_true_is_not_a_count_and_typos_get_a_suggestion(tmp_path):
+    with pytest.raises(UserError, match="must be of type int, got True"):
+        load_config(TrainConfig, None, ["train.max_steps=true"])
+    with pytest.raises(UserError, match=r"did you mean 'train.save_interval'\?") as err:
+        load_config(TrainConfig, write(tmp_path, "{}\n"), ["train.save_intervall=5"])
+    assert err.value.path == "command-line override 'train.save_intervall=5'"

@@ -212,3 +212,38 @@ def test_sigterm_stops_running_jobs(tmp_path):
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert "# Ended (code 143)" in (tmp_path / "log/w.1.log").read_text()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_sigkill_of_the_runner_stops_its_jobs_and_ends_their_logs(tmp_path):
+    # a runner killed outright cannot stop its jobs: each job's guard notices and does
+    body = "echo $$ > pid.JOB; while true; do echo x >> out.JOB; sleep 0.05; done"
+    proc = subprocess.Popen([RUN_LOCAL, "JOB=1:2", "log/w.JOB.log", body], cwd=tmp_path)
+    deadline = time.monotonic() + 20
+    while not all((tmp_path / f"out.{i}").is_file() for i in (1, 2)):
+        assert time.monotonic() < deadline, "jobs did not start"
+        time.sleep(0.05)
+    pids = [int((tmp_path / f"pid.{i}").read_text()) for i in (1, 2)]
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 15
+    # each job's shell leads its own process group: all of it ends (the loop's sleep too)
+    while any(_group_alive(pid) for pid in pids):
+        assert time.monotonic() < deadline, "the jobs outlived their runner"
+        time.sleep(0.05)
+    sizes = [(tmp_path / f"out.{i}").stat().st_size for i in (1, 2)]
+    time.sleep(0.3)
+    assert sizes == [(tmp_path / f"out.{i}").stat().st_size for i in (1, 2)], "still writing"
+    for i in (1, 2):  # the guard writes the footer once its command has ended
+        log = tmp_path / f"log/w.{i}.log"
+        while not log.read_text().splitlines()[-1].startswith("# Ended"):
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        assert log.read_text().splitlines()[-1].startswith("# Ended (code 143)")

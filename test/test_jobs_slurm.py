@@ -146,9 +146,10 @@ def test_failures_are_reported_like_the_local_runner(tmp_path, slurm_cluster):  
 
 @pytest.mark.slurm
 def test_killed_task_without_status_counts_as_failed(tmp_path, slurm_cluster):  # noqa: F811
-    # the command kills the task wrapper: no exit status is ever written
+    # the command kills the task wrapper (its parent is the wrapper's job guard): no exit
+    # status is ever written
     res = sh(
-        [SLURM, "exp/log/k.log", "kill -9 $PPID"],
+        [SLURM, "exp/log/k.log", "kill -9 $(cut -d' ' -f4 /proc/$PPID/stat)"],
         tmp_path,
         env={**slurm_cluster, "SOUNDWAVE_SLURM_GRACE_S": "1"},
     )

@@ -1,20 +1,28 @@
-"""The shared trainer on a small regression model: loss, accumulation, NaN guard, resume."""
+"""The shared trainer on a small regression model: loss, accumulation, NaN guard, resume
+(exact, from a damaged checkpoint, across result-neutral changes), file modes, config checks."""
 
 from __future__ import annotations
 
 import math
+import os
+import random
 import shutil
+import stat
+from dataclasses import dataclass
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from soundwave.errors import UserError
+from soundwave.models.stage_dir import save_safetensors
 from soundwave.train import checkpoint as ckpt
 from soundwave.train import precision as trainer_module
 from soundwave.train.optim import OptimConfig, lr_factor
 from soundwave.train.precision import autocast_dtype
-from soundwave.train.trainer import LoopConfig, Trainer
+from soundwave.train.run import resume_hash
+from soundwave.train.trainer import Hooks, LoopConfig, Trainer
 
 TRUE_W = torch.tensor([[1.5, -2.0, 0.5]])
 
@@ -165,3 +173,99 @@ def test_autocast_dtype_on_the_cpu(monkeypatch):
     assert autocast_dtype("auto_bf16", cpu) is None
     with pytest.raises(ValueError, match="auto_bf16"):
         LoopConfig(dtype="bf16")
+
+
+def test_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path, caplog):
+    full, _, _ = train(tmp_path / "full", steps=9, save_interval=3)
+    train(tmp_path / "part", steps=9, save_interval=3)
+    newest = ckpt.list_checkpoints(tmp_path / "part" / "checkpoints")[-1]
+    optimizer = newest / "optimizer.pt"
+    optimizer.write_bytes(optimizer.read_bytes()[:100])  # truncated, as by a failing disk
+    with caplog.at_level("WARNING", logger="soundwave.train"):
+        resumed, trainer, _ = train(tmp_path / "part", steps=9, save_interval=3, seed=123)
+    assert "damaged file" in caplog.text and "resumed from step-00000006" in caplog.text
+    assert trainer.step == 9
+    assert torch.equal(full.linear.weight, resumed.linear.weight)
+    assert torch.equal(full.linear.bias, resumed.linear.bias)
+
+
+@dataclass
+class RunConfig:
+    train: LoopConfig
+    optim: OptimConfig
+
+
+def _run(exp, loop: LoopConfig, optim: OptimConfig, valid_fn=None):
+    torch.manual_seed(0)
+    model = Regression()
+    cfg = RunConfig(loop, optim)
+    trainer = Trainer(
+        model, batches(), exp, loop, optim, hooks=Hooks(valid_fn), config_hash=resume_hash(cfg)
+    )
+    trainer.fit()
+    return model
+
+
+def test_resume_may_train_longer_and_log_differently(tmp_path, caplog):
+    optim = OptimConfig(lr=0.05, warmup_steps=2, scheduler="constant")
+    loop = dict(save_interval=3, progress_bar=False)
+    straight = _run(tmp_path / "a", LoopConfig(max_steps=10, log_interval=5, **loop), optim)
+    _run(tmp_path / "b", LoopConfig(max_steps=6, log_interval=5, **loop), optim)
+    longer = LoopConfig(max_steps=10, log_interval=2, keep_last=5, **{**loop, "progress_bar": True})
+    again = _run(tmp_path / "b", longer, optim)
+    assert torch.equal(straight.linear.weight, again.linear.weight)
+    # what changes the result is still refused
+    with pytest.raises(UserError, match="different config"):
+        _run(tmp_path / "b", longer, OptimConfig(lr=0.01, warmup_steps=2, scheduler="constant"))
+    # with the cosine schedule a longer run changes the remaining steps' learning rates
+    cosine = OptimConfig(lr=0.05, warmup_steps=2)
+    _run(tmp_path / "c", LoopConfig(max_steps=6, **loop), cosine)
+    with caplog.at_level("WARNING", logger="soundwave.train"):
+        _run(tmp_path / "c", LoopConfig(max_steps=10, **loop), cosine)
+    assert "train.max_steps changed from 6 to 10: the cosine" in caplog.text
+
+
+def test_validation_leaves_the_training_rng_alone(tmp_path):
+    # a validation that draws random numbers (sampling, shuffled subsets, dropout elsewhere)
+    # must not change the dropout masks of the training steps after it
+    def valid_fn(model):
+        return {"noise": float(torch.rand(1)) + random.random() + float(np.random.rand())}
+
+    optim = OptimConfig(lr=0.05, warmup_steps=2)
+    common = dict(max_steps=8, save_interval=100, progress_bar=False)
+    rare = _run(tmp_path / "a", LoopConfig(valid_interval=0, **common), optim, valid_fn)
+    often = _run(tmp_path / "b", LoopConfig(valid_interval=2, **common), optim, valid_fn)
+    assert torch.equal(rare.linear.weight, often.linear.weight)
+
+
+def test_checkpoint_and_stage_weights_get_the_umask_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        train(tmp_path / "exp", steps=2, save_interval=1)
+        save_safetensors({"w": torch.zeros(2)}, tmp_path / "out" / "trained.safetensors")
+    finally:
+        os.umask(old)
+    files = [*(tmp_path / "exp" / "checkpoints").rglob("*"), tmp_path / "out/trained.safetensors"]
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in files}
+    assert set(modes.values()) <= {0o644, 0o755}, modes
+    assert modes["trainable.safetensors"] == 0o644 and modes["trained.safetensors"] == 0o644
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("max_steps", 0, "'max_steps' must be at least 1, not 0"),
+        ("save_interval", 0, "'save_interval' must be at least 1"),
+        ("log_interval", -1, "'log_interval' must be at least 1"),
+        ("keep_last", -2, "'keep_last' must be 0 or more"),
+    ],
+)
+def test_loop_counts_are_checked(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        LoopConfig(**{field: value})
+
+
+@pytest.mark.parametrize("lr", [0.0, -1e-3, float("nan"), float("inf")])
+def test_learning_rate_must_be_positive_and_finite(lr):
+    with pytest.raises(ValueError, match="'lr' must be a positive number"):
+        OptimConfig(lr=lr)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ import torch
 from lhotse import CutSet
 from lhotse.dataset import DynamicBucketingSampler, DynamicCutSampler
 
+from soundwave.config import require
 from soundwave.data.collate import SpeechTaskDataset, soundwave_inputs, tag_cut
 from soundwave.data.lhotse_io import load_cuts
 from soundwave.errors import UserError
@@ -69,6 +71,18 @@ class DataConfig:
             raise ValueError(f"data.sampler must be bucketing or simple, not '{self.sampler}'")
         if not 0.0 <= self.freq_warp < 0.5:
             raise ValueError(f"data.freq_warp must be in [0, 0.5), not {self.freq_warp}")
+        # lhotse's samplers assert on these (a traceback); NaN fails the comparison too
+        require(
+            self.max_duration > 0 and math.isfinite(self.max_duration),
+            "max_duration",
+            f"must be a positive number of seconds, not {self.max_duration}",
+        )
+        require(
+            self.max_cuts is None or self.max_cuts >= 1,
+            "max_cuts",
+            f"must be at least 1 (or null), not {self.max_cuts}",
+        )
+        require(self.num_buckets >= 1, "num_buckets", f"must be at least 1, not {self.num_buckets}")
         if self.encoder_cache:
             mel = [k for k in ("spec_augment", "freq_warp", "on_the_fly") if getattr(self, k)]
             if mel:

@@ -52,7 +52,9 @@ def run_task(
     The log starts with the command, host and start time and ends with
     ``# Accounting: time=S threads=N`` and ``# Ended (code RC) at DATE, elapsed time S
     seconds`` like Kaldi's queue.pl.  The command runs in its own process group so that a
-    whole pipeline can be stopped (``on_start`` receives the process).  It sees
+    whole pipeline can be stopped, under :mod:`soundwave.jobs.guard` (``on_start`` receives
+    the guard's process: a signal to its group reaches the command's), which also stops the
+    command and writes the footer if this process is killed outright (SIGKILL).  It sees
     ``OMP_NUM_THREADS`` (and MKL's) = ``threads`` unless the caller's environment sets it:
     PyTorch otherwise starts one thread per core in every job, and N jobs on N cores then
     fight over them (several times slower than one thread each).
@@ -64,7 +66,7 @@ def run_task(
         f.write(f"{header}# Running on {socket.gethostname()}\n# Started at {_now()}\n#\n")
         f.flush()
         proc = subprocess.Popen(
-            ["bash", "-o", "pipefail", "-c", command],
+            [*guard_command(threads), "bash", "-o", "pipefail", "-c", command],
             env=thread_env(threads),
             stdin=subprocess.DEVNULL,
             stdout=f,
@@ -81,6 +83,13 @@ def run_task(
 
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+GUARD = Path(__file__).with_name("guard.py")
+
+
+def guard_command(threads: int) -> list[str]:
+    """The words that run a command under :mod:`soundwave.jobs.guard` for this process
+    (``-I -S``: the guard needs neither the environment's paths nor site-packages)."""
+    return [sys.executable, "-I", "-S", str(GUARD), str(os.getpid()), str(threads)]
 
 
 def thread_env(threads: int) -> dict[str, str]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -70,6 +71,9 @@ def load_whisper_encoder(path: str | os.PathLike):
     from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
     require_dir(path, "Whisper model")
+    if not (Path(path) / "config.json").is_file():
+        # from_pretrained would fall back to a default config and blame the weights
+        raise UserError("not a Whisper model dir: no config.json", path)
     try:
         config = WhisperConfig.from_pretrained(str(path))
     except OSError as err:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+from safetensors import SafetensorError
 from torch import nn
 
 from soundwave.errors import UserError
@@ -55,8 +56,9 @@ def load_llm(path: str | os.PathLike, dtype: str = "float32") -> nn.Module:
         return LlamaForCausalLM.from_pretrained(str(path), config=LlamaConfig(**fields), **kwargs)
     try:
         return AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
-    except (OSError, ValueError) as err:
-        raise UserError(f"cannot load the LLM: {err}", path) from None
+    except (OSError, ValueError, SafetensorError) as err:  # the last: a damaged weights file
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise UserError(f"cannot load the LLM: {first}", path) from None
 
 
 def load_tokenizer(path: str | os.PathLike):

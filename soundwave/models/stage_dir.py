@@ -8,10 +8,8 @@ HF layout under ``llm/`` and the same two files, with ``llm_path: "llm"``.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from soundwave.errors import UserError
-from soundwave.fileio import atomic_dir
+from soundwave.fileio import atomic_dir, atomic_path, reported_as_user_error
 from soundwave.models.config import SoundwaveConfig
 from soundwave.models.soundwave import SoundwaveModel
 from soundwave.stages import CONFIG_NAME, WEIGHTS_NAME, read_stage_info
@@ -49,18 +47,10 @@ def trained_state(model: SoundwaveModel, export: bool = False) -> dict[str, torc
 def save_safetensors(
     state: dict[str, torch.Tensor], path: str | os.PathLike, metadata: dict | None = None
 ) -> None:
-    """save_file to a temporary name beside ``path``, then rename (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(state, tmp, metadata={"format": "pt", **(metadata or {})})
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    """save_file to a temporary name beside ``path``, then rename (never half-written);
+    the file gets the umask's mode like every other output (save_file makes it 0600)."""
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata={"format": "pt", **(metadata or {})})
 
 
 def provenance(model: SoundwaveModel, extra: dict | None) -> dict[str, Any]:
@@ -87,11 +77,19 @@ def provenance(model: SoundwaveModel, extra: dict | None) -> dict[str, Any]:
 def save_stage(
     model: SoundwaveModel, out_dir: str | os.PathLike, extra: dict | None = None
 ) -> None:
-    """Write the weights first and the config last: a dir with a config is complete.
-    Other files in ``out_dir`` (logs, ...) are left alone."""
+    """Write the weights first and the config last: a dir with a config is complete (on a
+    failure, e.g. a full disk, neither is left).  Other files in ``out_dir`` (logs, ...)
+    are left alone."""
     out = Path(out_dir)
-    save_safetensors(trained_state(model), out / WEIGHTS_NAME, {"stage": str(model.stage)})
-    model.cfg.to_json(out / CONFIG_NAME, extra={"provenance": provenance(model, extra)})
+    with reported_as_user_error(out, "cannot write the stage dir"):
+        # an old config beside new weights would pass for a complete dir: it goes first
+        (out / CONFIG_NAME).unlink(missing_ok=True)
+        try:
+            save_safetensors(trained_state(model), out / WEIGHTS_NAME, {"stage": str(model.stage)})
+            model.cfg.to_json(out / CONFIG_NAME, extra={"provenance": provenance(model, extra)})
+        except BaseException:
+            (out / WEIGHTS_NAME).unlink(missing_ok=True)
+            raise
 
 
 def read_stage_config(path: str | os.PathLike, overrides: dict | None = None) -> SoundwaveConfig:
@@ -112,7 +110,12 @@ def load_trained_state(model: SoundwaveModel, path: str | os.PathLike) -> None:
     weights = Path(path) / WEIGHTS_NAME
     if not weights.is_file():
         raise UserError(f"no {WEIGHTS_NAME} in the stage dir", path)
-    load_trained_state_dict(model, load_file(str(weights)), weights)
+    try:
+        state = load_file(str(weights))
+    except Exception as err:  # truncated or overwritten (safetensors' own error type)
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+        raise UserError(f"damaged weights file ({first})", weights) from None
+    load_trained_state_dict(model, state, weights)
 
 
 def load_trained_state_dict(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,15 +45,26 @@ def read_tensors(
     """Load the tensors whose name ``select`` maps to a new name (None = skip)."""
     out: dict[str, torch.Tensor] = {}
     for path in checkpoint_files(model_dir):
-        if path.suffix == ".safetensors":
-            with safe_open(str(path), framework="pt") as f:
-                for name in f.keys():  # noqa: SIM118 (safe_open is not a dict)
-                    new = select(name)
-                    if new is not None:
-                        out[new] = f.get_tensor(name)
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            out.update({new: v for k, v in state.items() if (new := select(k)) is not None})
+        try:
+            if path.suffix == ".safetensors":
+                with safe_open(str(path), framework="pt") as f:
+                    for name in f.keys():  # noqa: SIM118 (safe_open is not a dict)
+                        new = select(name)
+                        if new is not None:
+                            out[new] = f.get_tensor(name)
+            else:
+                state = torch.load(path, map_location="cpu", weights_only=True)
+                out.update({new: v for k, v in state.items() if (new := select(k)) is not None})
+        except pickle.UnpicklingError as err:
+            if "Unsupported global" not in str(err):
+                raise UserError("damaged weights file (not a torch tensor file)", path) from None
+            raise UserError(
+                "refused: it holds pickled Python objects (weights are read with weights_only)",
+                path,
+            ) from None
+        except Exception as err:  # truncated or overwritten: each library raises its own type
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+            raise UserError(f"damaged weights file ({first})", path) from None
     return out
 
 

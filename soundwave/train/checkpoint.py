@@ -3,14 +3,20 @@
 A checkpoint is a directory ``<exp>/checkpoints/step-<N>/`` holding
 ``trainable.safetensors`` (only parameters that train), ``optimizer.pt`` and
 ``scheduler.pt`` (tensors and plain containers only: loaded with ``weights_only=True``),
-``rng.pt`` (torch/python RNG states) and ``state.json`` (step, epoch, position in the
-epoch, counters).  It is written under a temporary name and renamed when complete, so a
-run killed at any moment leaves only whole checkpoints behind.
+``rng.pt`` (torch/python RNG states) and ``state.json`` (format version, step, epoch,
+position in the epoch, counters).  It is written under a temporary name and renamed when
+complete, so a run killed at any moment leaves only whole checkpoints behind.
+
+Reading one checks every file: a damaged file (truncated, overwritten) raises
+:class:`DamagedCheckpoint`, after which the trainer falls back to an older checkpoint; a
+file holding pickled objects (refused by ``weights_only``) or a ``state.json`` of a newer
+format raises a plain :class:`UserError`.
 """
 
 from __future__ import annotations
 
 import json
+import pickle
 import random
 import re
 import shutil
@@ -22,9 +28,17 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from soundwave.fileio import atomic_dir
+from soundwave.errors import UserError
+from soundwave.fileio import atomic_dir, reported_as_user_error
 
 _STEP_DIR = re.compile(r"^step-(\d+)$")
+FORMAT = 1  # the state.json format this version writes and reads (none recorded: 1)
+# state.json entries a checkpoint needs, with their types
+STATE_FIELDS = {"step": int, "epoch": int, "batches_in_epoch": int, "bad_steps": int}
+
+
+class DamagedCheckpoint(UserError):
+    """A checkpoint file that cannot be read (truncated, overwritten, of the wrong kind)."""
 
 
 def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -36,14 +50,24 @@ def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
     }
 
 
-def load_trainable_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+def state_mismatch(model: nn.Module, state: dict[str, torch.Tensor]) -> str | None:
+    """What keeps ``state`` from loading into ``model``'s trainable parameters (None: fits)."""
     params = dict(model.named_parameters())
     missing = [n for n, p in params.items() if p.requires_grad and n not in state]
     unknown = [n for n in state if n not in params]
     if missing or unknown:
-        raise RuntimeError(
-            f"checkpoint does not match the model: missing {missing[:3]}, unknown {unknown[:3]}"
-        )
+        return f"missing {missing[:3]}, unknown {unknown[:3]}"
+    for name, value in state.items():
+        if tuple(value.shape) != tuple(params[name].shape):
+            return f"{name} has shape {tuple(value.shape)}, the model {tuple(params[name].shape)}"
+    return None
+
+
+def load_trainable_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    params = dict(model.named_parameters())
+    problem = state_mismatch(model, state)
+    if problem:
+        raise RuntimeError(f"checkpoint does not match the model: {problem}")
     with torch.no_grad():
         for name, value in state.items():
             params[name].copy_(value.to(params[name].dtype))
@@ -82,12 +106,12 @@ def save_checkpoint(
 ) -> Path:
     """Write ``<ckpt_root>/step-<step>`` atomically and return its path."""
     path = ckpt_root / f"step-{step:08d}"
-    with atomic_dir(path) as tmp:
+    with reported_as_user_error(path, "cannot write the checkpoint"), atomic_dir(path) as tmp:
         save_file(model_state, str(tmp / "trainable.safetensors"))
         torch.save(optimizer_state, tmp / "optimizer.pt")
         torch.save(scheduler_state, tmp / "scheduler.pt")
         torch.save(rng, tmp / "rng.pt")
-        (tmp / "state.json").write_text(json.dumps(state, indent=1))
+        (tmp / "state.json").write_text(json.dumps({"format": FORMAT, **state}, indent=1))
     return path
 
 
@@ -101,13 +125,82 @@ def list_checkpoints(ckpt_root: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(_STEP_DIR.match(p.name).group(1)))
 
 
+def short_reason(err: BaseException) -> str:
+    """The first sentence of an exception's message (torch's run to a dozen lines)."""
+    lines = str(err).strip().splitlines()
+    first = lines[0].split(". ")[0].rstrip(".") if lines else ""
+    return first[:160] or type(err).__name__
+
+
+def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(path))
+    except FileNotFoundError:
+        raise DamagedCheckpoint("file missing", path) from None
+    except Exception as err:  # safetensors raises its own error type for every bad header
+        raise DamagedCheckpoint(f"damaged safetensors file ({short_reason(err)})", path) from None
+
+
+def _load_torch(path: Path, kind: type) -> Any:
+    try:
+        value = torch.load(path, weights_only=True)
+    except FileNotFoundError:
+        raise DamagedCheckpoint("file missing", path) from None
+    except pickle.UnpicklingError as err:
+        # weights_only names the first class it would have to import: a pickled object;
+        # anything else it stumbles on (random bytes) is damage
+        found = re.search(r"GLOBAL (\S+) was not an allowed global", str(err))
+        if found:
+            raise UserError(
+                f"refused: it holds pickled Python objects ({found.group(1)}), and checkpoints "
+                "are read with weights_only (tensors and plain containers only)",
+                path,
+            ) from None
+        raise DamagedCheckpoint("damaged file (not a torch tensor file)", path) from None
+    except Exception as err:  # truncated zip archives, random bytes, ...
+        raise DamagedCheckpoint(f"damaged file ({short_reason(err)})", path) from None
+    if not isinstance(value, kind):
+        raise DamagedCheckpoint(f"holds a {type(value).__name__}, not a {kind.__name__}", path)
+    return value
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """The checked ``state.json`` of checkpoint ``path``."""
+    file = path / "state.json"
+    try:
+        state = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DamagedCheckpoint("file missing", file) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DamagedCheckpoint(f"damaged JSON ({short_reason(err)})", file) from None
+    if not isinstance(state, dict):
+        raise DamagedCheckpoint("not a JSON object", file)
+    fmt = state.get("format", 1)
+    if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
+        raise DamagedCheckpoint(f"bad format version {fmt!r}", file)
+    if fmt > FORMAT:
+        raise UserError(
+            f"written by a newer soundwave (checkpoint format {fmt}; this version reads up to "
+            f"{FORMAT}): resume it with that version",
+            file,
+        )
+    for key, kind in STATE_FIELDS.items():
+        value = state.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool) or value < 0:
+            raise DamagedCheckpoint(f"'{key}' missing or not a count ({value!r})", file)
+    if not isinstance(state.get("history", []), list):
+        raise DamagedCheckpoint("'history' is not a list", file)
+    return state
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Every file of checkpoint ``path``, each checked (see the module doc)."""
     return {
-        "model": load_file(str(path / "trainable.safetensors")),
-        "optimizer": torch.load(path / "optimizer.pt", weights_only=True),
-        "scheduler": torch.load(path / "scheduler.pt", weights_only=True),
-        "rng": torch.load(path / "rng.pt", weights_only=True),
-        "state": json.loads((path / "state.json").read_text()),
+        "state": read_state(path),
+        "model": _load_tensors(path / "trainable.safetensors"),
+        "optimizer": _load_torch(path / "optimizer.pt", dict),
+        "scheduler": _load_torch(path / "scheduler.pt", dict),
+        "rng": _load_torch(path / "rng.pt", dict),
     }
 
 
@@ -124,7 +217,7 @@ def average_checkpoints(paths: list[Path]) -> dict[str, torch.Tensor]:
         raise ValueError("no checkpoints to average")
     total: dict[str, torch.Tensor] = {}
     for path in paths:
-        for name, value in load_file(str(path / "trainable.safetensors")).items():
+        for name, value in _load_tensors(path / "trainable.safetensors").items():
             acc = value.double() if value.is_floating_point() else value
             total[name] = total[name] + acc if name in total and value.is_floating_point() else acc
     return {

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from soundwave.config import require
+
 
 @dataclass
 class OptimConfig:
@@ -22,12 +24,46 @@ class OptimConfig:
     accum_grad: int = 1  # micro-batches per optimizer step
 
     def __post_init__(self) -> None:
-        if self.scheduler not in ("cosine", "noam", "constant"):
-            raise ValueError(
-                f"optim.scheduler must be cosine, noam or constant, not '{self.scheduler}'"
-            )
-        if self.accum_grad < 1:
-            raise ValueError("optim.accum_grad must be >= 1")
+        require(
+            self.scheduler in ("cosine", "noam", "constant"),
+            "scheduler",
+            f"must be cosine, noam or constant, not '{self.scheduler}'",
+        )
+        require(self.accum_grad >= 1, "accum_grad", f"must be at least 1, not {self.accum_grad}")
+        # NaN passes every comparison but ==, so each check asks for finiteness first
+        require(
+            math.isfinite(self.lr) and self.lr > 0,
+            "lr",
+            f"must be a positive number, not {self.lr}",
+        )
+        require(
+            math.isfinite(self.weight_decay) and self.weight_decay >= 0,
+            "weight_decay",
+            f"must be 0 or a positive number, not {self.weight_decay}",
+        )
+        require(
+            len(self.betas) == 2 and all(math.isfinite(b) and 0 <= b < 1 for b in self.betas),
+            "betas",
+            f"must be two numbers in [0, 1), not {list(self.betas)}",
+        )
+        require(
+            math.isfinite(self.eps) and self.eps > 0,
+            "eps",
+            f"must be a positive number, not {self.eps}",
+        )
+        require(
+            self.warmup_steps >= 0, "warmup_steps", f"must be 0 or more, not {self.warmup_steps}"
+        )
+        require(
+            0 <= self.min_lr_ratio <= 1,
+            "min_lr_ratio",
+            f"must be in [0, 1], not {self.min_lr_ratio}",
+        )
+        require(
+            not math.isnan(self.grad_clip),
+            "grad_clip",
+            "must be a number (<= 0: no clipping), not nan",
+        )
 
 
 def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.AdamW:

@@ -10,16 +10,31 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
-from soundwave.fileio import atomic_write
+from soundwave.config import config_hash, to_dict
+from soundwave.fileio import atomic_write, reported_as_user_error
 from soundwave.train.checkpoint import load_trainable_state
 from soundwave.train.distributed import DistInfo
 from soundwave.train.optim import OptimConfig
-from soundwave.train.trainer import BatchFactory, Hooks, LoopConfig, Trainer
+from soundwave.train.trainer import RESULT_NEUTRAL, BatchFactory, Hooks, LoopConfig, Trainer
 
 HISTORY_NAME = "history.json"
+
+
+def resume_hash(cfg: Any) -> str:
+    """The hash a run's checkpoints record and a resume must match: the config (a dataclass
+    with a ``train`` :class:`LoopConfig`) less the result-neutral loop fields, so that a
+    resume may train longer (``train.max_steps``) or log, validate and save at other steps.
+    With the cosine schedule a longer run changes the learning rate of the remaining
+    steps; the trainer warns then."""
+    data = to_dict(cfg)
+    loop = data.get("train")
+    if isinstance(loop, dict):
+        data["train"] = {k: v for k, v in loop.items() if k not in RESULT_NEUTRAL}
+    return config_hash(data)
 
 
 def fit_and_save(
@@ -42,6 +57,7 @@ def fit_and_save(
     if trainer.dist.is_main:
         load_trainable_state(model, final)
         save(model, trainer.step)
-        with atomic_write(Path(exp_dir) / HISTORY_NAME) as f:
+        history_path = Path(exp_dir) / HISTORY_NAME
+        with reported_as_user_error(history_path), atomic_write(history_path) as f:
             json.dump(history, f, indent=1)
     return trainer.step

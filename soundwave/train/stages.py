@@ -28,7 +28,7 @@ from soundwave.score.metrics import task_score
 from soundwave.stages import STAGE_NAMES, get_stage
 from soundwave.train.distributed import cleanup, device_for, init_distributed
 from soundwave.train.optim import OptimConfig
-from soundwave.train.run import fit_and_save
+from soundwave.train.run import fit_and_save, resume_hash
 from soundwave.train.trainer import Hooks, LoopConfig
 
 
@@ -147,7 +147,7 @@ def run_stage(cfg: TrainConfig, exp_dir: str | Path) -> None:
             save_stage(model, exp_dir, extra=provenance)
 
         fit_and_save(
-            model, batches, exp_dir, cfg.train, cfg.optim, save, info, hooks, config_hash(cfg)
+            model, batches, exp_dir, cfg.train, cfg.optim, save, info, hooks, resume_hash(cfg)
         )
     finally:
         cleanup(info)

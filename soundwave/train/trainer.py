@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from soundwave.config import require
 from soundwave.errors import UserError
 from soundwave.train import checkpoint as ckpt
 from soundwave.train.distributed import DistInfo, all_ranks_true, barrier, device_for
@@ -53,12 +54,37 @@ class LoopConfig:
     progress_bar: bool = True
 
     def __post_init__(self) -> None:
-        if self.dtype not in DTYPE_CHOICES:
-            raise ValueError(
-                f"train.dtype must be one of {', '.join(DTYPE_CHOICES)}, not '{self.dtype}'"
-            )
-        if self.strategy not in ("ddp", "fsdp"):
-            raise ValueError(f"train.strategy must be ddp or fsdp, not '{self.strategy}'")
+        require(
+            self.dtype in DTYPE_CHOICES,
+            "dtype",
+            f"must be one of {', '.join(DTYPE_CHOICES)}, not '{self.dtype}'",
+        )
+        require(
+            self.strategy in ("ddp", "fsdp"),
+            "strategy",
+            f"must be ddp or fsdp, not '{self.strategy}'",
+        )
+        # a count of 0 would train nothing (max_*) or divide by zero (the intervals)
+        for key in ("max_steps", "max_epochs", "log_interval", "save_interval", "average_last"):
+            value = getattr(self, key)
+            require(value >= 1, key, f"must be at least 1, not {value}")
+        for key in ("valid_interval", "keep_last", "max_bad_steps"):
+            value = getattr(self, key)
+            require(value >= 0, key, f"must be 0 or more, not {value}")
+
+
+# LoopConfig fields that change when and how long a run trains, or what it reports, but not
+# the weights of any step: a run resumes across a change of them (see resume_hash).
+RESULT_NEUTRAL = (
+    "max_steps",
+    "max_epochs",
+    "log_interval",
+    "valid_interval",
+    "save_interval",
+    "keep_last",
+    "max_bad_steps",
+    "progress_bar",
+)
 
 
 # make_batches(epoch, skip) -> this rank's batches of ``epoch`` after skipping ``skip`` of them.
@@ -74,6 +100,19 @@ class Hooks:
 
     valid_fn: ValidFn | None = None
     count_fn: CountFn | None = None
+
+
+def _check_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
+    """Every per-parameter state tensor (Adam's moments) has its parameter's shape: torch's
+    ``load_state_dict`` does not check, and the first step would fail instead."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            for name, value in optimizer.state.get(p, {}).items():
+                if torch.is_tensor(value) and value.dim() > 0 and value.shape != p.shape:
+                    raise ValueError(
+                        f"optimizer state {name} has shape {tuple(value.shape)}, "
+                        f"its parameter {tuple(p.shape)}"
+                    )
 
 
 def move_to(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
@@ -186,6 +225,7 @@ class Trainer:
                 "bad_steps": self.bad_steps,
                 "world_size": self.dist.world_size,
                 "config_hash": self.config_hash,
+                "max_steps": self.loop.max_steps,  # to warn when a resume changes it
                 "history": self.history,
             }
             ckpt.save_checkpoint(
@@ -201,14 +241,40 @@ class Trainer:
         barrier(self.dist)
 
     def maybe_resume(self) -> bool:
+        """Load the newest usable checkpoint; a damaged one (truncated, overwritten) is
+        skipped with a warning for the one before it."""
+        damaged: list[ckpt.DamagedCheckpoint] = []
         found = ckpt.list_checkpoints(self.ckpt_root)
-        if not found:
-            return False
-        data = ckpt.load_checkpoint(found[-1])
-        state = data["state"]
-        if self.config_hash and state.get("config_hash") not in (None, self.config_hash):
+        for i, path in reversed(list(enumerate(found))):
+            try:
+                self._resume_from(path)
+            except ckpt.DamagedCheckpoint as err:
+                damaged.append(err)
+                if i > 0:  # the last one is reported by the error below
+                    log.warning("%s; trying the checkpoint before it", err.one_line())
+                continue
+            if damaged:
+                log.warning("resumed from %s: the newer checkpoints are damaged", path.name)
+            return True
+        if damaged:
+            first = damaged[0]
             raise UserError(
-                "holds checkpoints of a different config; remove it (or use another experiment "
+                f"{first.message}, and no older checkpoint is usable; remove {self.ckpt_root} "
+                "to start over",
+                first.path,
+            )
+        return False
+
+    def _resume_from(self, path: Path) -> None:
+        """Check checkpoint ``path`` against this run, then load it (nothing is changed
+        before every check passed)."""
+        data = ckpt.load_checkpoint(path)
+        state = data["state"]
+        recorded = state.get("config_hash")
+        if self.config_hash and recorded != self.config_hash:
+            what = "a different config" if recorded else "another run (no config hash recorded)"
+            raise UserError(
+                f"holds checkpoints of {what}; remove it (or use another experiment "
                 "directory) to start over",
                 self.ckpt_root,
             )
@@ -216,17 +282,52 @@ class Trainer:
             raise UserError(
                 f"cannot resume with {self.dist.world_size} processes a run started with "
                 f"{state['world_size']}: the data order would change",
-                found[-1],
+                path,
             )
+        if state["step"] > self.loop.max_steps:
+            raise UserError(
+                f"is at step {state['step']}, past train.max_steps={self.loop.max_steps}; raise "
+                "train.max_steps (or remove the checkpoints to start over)",
+                path,
+            )
+        problem = ckpt.state_mismatch(self.model, data["model"])
+        if problem:
+            raise UserError(
+                f"does not fit this model ({problem}): a checkpoint of another model or run; "
+                "remove it to start over",
+                path / "trainable.safetensors",
+            )
+        snapshot = (self.optimizer.state_dict(), self.scheduler.state_dict())
+        try:
+            self.optimizer.load_state_dict(data["optimizer"])
+            _check_optimizer_state(self.optimizer)
+            self.scheduler.load_state_dict(data["scheduler"])
+            ckpt.set_rng_state(data["rng"])
+        except ckpt.DamagedCheckpoint:
+            self.optimizer.load_state_dict(snapshot[0])
+            self.scheduler.load_state_dict(snapshot[1])
+            raise
+        except Exception as err:  # wrong keys or shapes: torch raises several kinds
+            self.optimizer.load_state_dict(snapshot[0])
+            self.scheduler.load_state_dict(snapshot[1])
+            raise ckpt.DamagedCheckpoint(
+                f"optimizer, scheduler or RNG state does not fit this run ({ckpt.short_reason(err)})",
+                path,
+            ) from None
         ckpt.load_trainable_state(self.model, data["model"])
-        self.optimizer.load_state_dict(data["optimizer"])
-        self.scheduler.load_state_dict(data["scheduler"])
-        ckpt.set_rng_state(data["rng"])
         self.step, self.epoch = state["step"], state["epoch"]
         self.batches_in_epoch, self.bad_steps = state["batches_in_epoch"], state["bad_steps"]
         self.history = state.get("history", [])
-        log.info("resumed from %s (step %d, epoch %d)", found[-1], self.step, self.epoch)
-        return True
+        before = state.get("max_steps")
+        if before not in (None, self.loop.max_steps) and self.optim_cfg.scheduler == "cosine":
+            log.warning(
+                "train.max_steps changed from %s to %d: the cosine learning-rate schedule of the "
+                "remaining steps follows the new length (a run of that length from the start "
+                "would differ)",
+                before,
+                self.loop.max_steps,
+            )
+        log.info("resumed from %s (step %d, epoch %d)", path, self.step, self.epoch)
 
     def averaged_state(self) -> dict[str, torch.Tensor]:
         """The weights to export: the average of the last ``average_last`` checkpoints."""
@@ -381,10 +482,14 @@ class Trainer:
         if self.valid_fn is None:
             return {}
         self.wrapped.eval()
+        # validation must not draw from the training's RNGs: how often it runs
+        # (valid_interval) then leaves the trained weights alone
+        rng = ckpt.rng_state()
         try:
             with torch.no_grad():
                 metrics = self.valid_fn(self.model)
         finally:
+            ckpt.set_rng_state(rng)
             self.wrapped.train()
         if self.dist.is_main:
             log.info("step %d validation %s", self.step, json.dumps(metrics))

@@ -19,13 +19,12 @@ from typing import Any
 
 import torch
 
-from soundwave.config import config_hash
 from soundwave.data.batches import BatchFactory, DataConfig, eval_batches
 from soundwave.data.collate import speech_counts, stable_seed
 from soundwave.data.lhotse_io import load_cuts
 from soundwave.errors import UserError
 from soundwave.train.optim import OptimConfig
-from soundwave.train.run import fit_and_save
+from soundwave.train.run import fit_and_save, resume_hash
 from soundwave.train.trainer import Hooks, LoopConfig
 
 
@@ -259,7 +258,7 @@ def pretrain(cfg: StandinConfig, exp_dir: str | Path, out_dir: str | Path) -> in
         cfg.optim,
         save,
         hooks=hooks,
-        config_hash=config_hash(cfg),
+        config_hash=resume_hash(cfg),
     )
 
 
