@@ -232,11 +232,18 @@ def build_tiny_llm(
 
 
 def build_tiny_whisper(
-    out_dir: str | os.PathLike, n_mels: int = 80, d_model: int = 64, layers: int = 2, seed: int = 0
+    out_dir: str | os.PathLike,
+    n_mels: int = 80,
+    d_model: int = 64,
+    layers: int = 2,
+    seed: int = 0,
+    init_std: float = 0.02,
 ) -> str:
     """Write a tiny random Whisper (WhisperModel + feature extractor) to ``out_dir``.
 
-    The encoder keeps Whisper's real time geometry (1500 positions = 30 s at 50 Hz).
+    The encoder keeps Whisper's real time geometry (1500 positions = 30 s at 50 Hz).  At
+    HF's ``init_std`` of 0.02 its output is mostly the positional embeddings and says little
+    about the audio; a larger one (0.1) gives frames that carry it, for a model to listen to.
     """
     from transformers import WhisperFeatureExtractor, WhisperModel
 
@@ -244,6 +251,7 @@ def build_tiny_whisper(
     cfg = whisper_config(
         n_mels=n_mels, d_model=d_model, layers=layers, heads=4, ffn_dim=2 * d_model
     )
+    cfg.init_std = init_std
     torch.manual_seed(seed)
     WhisperModel(cfg).save_pretrained(out_dir)
     WhisperFeatureExtractor(feature_size=n_mels).save_pretrained(out_dir)

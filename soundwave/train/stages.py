@@ -23,13 +23,41 @@ from soundwave.data.batches import BatchFactory, DataConfig
 from soundwave.data.collate import ctc_inputs, soundwave_inputs, speech_counts
 from soundwave.data.lhotse_io import load_cuts
 from soundwave.decode.decode import DecodeConfig, GenerationConfig, decode_cuts
+from soundwave.decode.hearing import HearingLimits
 from soundwave.errors import UserError
 from soundwave.score.metrics import task_score
 from soundwave.stages import STAGE_NAMES, get_stage
 from soundwave.train.distributed import cleanup, device_for, init_distributed
+from soundwave.train.hearing import check_init_ctc_wer, deaf_reason, hearing_metrics
 from soundwave.train.optim import OptimConfig
 from soundwave.train.run import fit_and_save, resume_hash
 from soundwave.train.trainer import Hooks, LoopConfig
+
+
+@dataclass
+class StageLoopConfig(LoopConfig):
+    """The trainer's loop settings and what the Soundwave stages add to them (the hearing
+    check and Stage II's guard, :mod:`soundwave.train.hearing`)."""
+
+    # >0: every validation of Stage II / III also runs the hearing check on this many
+    # utterances of each valid source and task (0: off)
+    hearing_check: int = 0
+    # stop the run (exit 1) after a validation whose hearing check finds the model deaf
+    stop_if_deaf: bool = False
+    hearing_limits: HearingLimits = field(default_factory=HearingLimits)
+    # Stage II from a Stage I dir: refuse to start when the adapter's greedy CTC WER (%)
+    # on the valid set is above this (None: no check)
+    max_init_ctc_wer: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.hearing_check < 0 or self.hearing_check == 1:
+            raise ValueError(
+                "train.hearing_check is a number of utterances: 0 (off) or 2 and more "
+                "(it swaps audio between them)"
+            )
+        if self.stop_if_deaf and not self.hearing_check:
+            raise ValueError("train.stop_if_deaf needs train.hearing_check (utterances) > 0")
 
 
 @dataclass
@@ -42,12 +70,18 @@ class TrainConfig:
     train_bridge: bool = True  # sft: also train the bridge (shrink always trains it)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    train: LoopConfig = field(default_factory=LoopConfig)
+    train: StageLoopConfig = field(default_factory=StageLoopConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
 
     def __post_init__(self) -> None:
         if self.stage not in STAGE_NAMES:
             raise ValueError(f"stage must be one of {', '.join(STAGE_NAMES)}, not '{self.stage}'")
+        if self.train.hearing_check and get_stage(self.stage).ctc_only:
+            raise ValueError(
+                f"train.hearing_check checks the LLM, which stage {self.stage} does not run"
+            )
+        if self.train.hearing_check and not self.data.valid:
+            raise ValueError("train.hearing_check runs with validation: set data.valid")
 
 
 def apply_stage(model, stage: str, train_bridge: bool = True) -> None:
@@ -115,6 +149,8 @@ def make_valid_fn(cfg: TrainConfig, device: torch.device):
                 name = f"ctc_{task}" if mode == "ctc" else task
                 metric, value = task_score(name, [r.ref for r in rs], [r.hyp for r in rs])
                 metrics[f"{name}_{metric}"] = value
+        if cfg.train.hearing_check:
+            metrics |= hearing_metrics(model, cfg, device)
         return metrics
 
     return valid_fn
@@ -132,9 +168,12 @@ def run_stage(cfg: TrainConfig, exp_dir: str | Path) -> None:
     torch.manual_seed(cfg.train.seed)
     try:
         model = build_model(cfg)
+        if cfg.stage == "shrink":
+            check_init_ctc_wer(model.to(device_for(info)), cfg, device_for(info))
         inputs = ctc_inputs if get_stage(cfg.stage).ctc_only else soundwave_inputs
         batches = BatchFactory(cfg.data, cfg.train.seed, info.world_size, info.rank, inputs)
-        hooks = Hooks(make_valid_fn(cfg, device_for(info)), speech_counts)
+        stop = deaf_reason if cfg.train.stop_if_deaf else None
+        hooks = Hooks(make_valid_fn(cfg, device_for(info)), speech_counts, stop)
 
         def save(model, steps: int) -> None:
             provenance = {

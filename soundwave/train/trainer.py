@@ -91,15 +91,18 @@ RESULT_NEUTRAL = (
 BatchFactory = Callable[[int, int], Iterable[dict[str, Any]]]
 ValidFn = Callable[[nn.Module], dict[str, float]]
 CountFn = Callable[[dict[str, Any]], dict[str, float]]
+StopFn = Callable[[dict[str, float]], str | None]
 
 
 @dataclass
 class Hooks:
-    """What a task adds to the loop: validation metrics (run on the main process only)
-    and per-batch amounts (utterances, audio seconds) logged per second."""
+    """What a task adds to the loop: validation metrics (run on the main process only),
+    per-batch amounts (utterances, audio seconds) logged per second, and a reason to stop
+    the run given a validation's metrics (None: train on)."""
 
     valid_fn: ValidFn | None = None
     count_fn: CountFn | None = None
+    stop_fn: StopFn | None = None
 
 
 def _check_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
@@ -143,6 +146,7 @@ class Trainer:
         self.make_batches = make_batches
         hooks = hooks or Hooks()
         self.valid_fn = hooks.valid_fn if self.dist.is_main else None
+        self.stop_fn = hooks.stop_fn
         self.config_hash = config_hash  # checkpoints of another config are not resumed
         self.count_fn = hooks.count_fn
         self._counts: dict[str, float] = {}
@@ -479,6 +483,19 @@ class Trainer:
                     self._tb.add_scalar(f"train/{k}", v, self.step)
 
     def validate(self) -> dict[str, float]:
+        """Run the validation (main process) and stop the run where ``stop_fn`` says so."""
+        metrics = self._validation_metrics()
+        if self.stop_fn is not None:
+            reason = self.stop_fn(metrics) if self.dist.is_main else None
+            # every rank takes the decision of the main one, which alone validates
+            if not all_ranks_true(reason is None, self.dist, self.device):
+                raise UserError(
+                    f"stopped at step {self.step}: {reason or 'the main process stopped'}",
+                    self.exp_dir,
+                )
+        return metrics
+
+    def _validation_metrics(self) -> dict[str, float]:
         if self.valid_fn is None:
             return {}
         self.wrapped.eval()
