@@ -169,3 +169,44 @@ def test_embed_into_readme(tmp_path):
     readme.write_text("no markers\n")
     with pytest.raises(SystemExit):
         cli.main([str(tmp_path / "exp"), "--embed", str(readme)])
+
+
+def hearing_report(path, task, verdict, real, silence, swapped, unchanged):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    gap = min(silence, swapped) - real
+    path.write_text(json.dumps({
+        "model_dir": str(path.parent), "cuts": "data/enc/cuts_dev.jsonl.gz", "task": task,
+        "utts": 32, "loss": {"real": real, "silence": silence, "swapped": swapped},
+        "gap": {"min": gap}, "unchanged": {"all": unchanged}, "verdict": verdict,
+        "limits": {"min_loss_gap": 0.1, "max_unchanged": 0.9},
+    }))  # fmt: skip
+
+
+def test_hearing_table(exp):
+    """Hearing-check reports in the stage dirs become one table: a model that hears its
+    ASR audio and is deaf to the speaker's gender, as the tiny.en run was."""
+    hearing_report(exp / "mini/sft/hearing_dev_asr.json", "asr", "hears", 0.174, 2.687, 4.608, 0.0)
+    hearing_report(
+        exp / "mini/sft/hearing_dev_st_en_de.json", "st_en_de", "hears", 0.3, 2.0, 3.0, 0.0
+    )
+    hearing_report(
+        exp / "mini/sft/hearing_gender.json", "gender", "deaf", 0.225, 0.191, 0.219, 0.766
+    )
+    make_results.main([str(exp), "--date", "2026-11-23"])
+    text = (exp / "RESULTS.md").read_text()
+    table = text.split("## Hearing check", 1)[1].split("\n## ", 1)[0]
+    assert "Deaf: gap < 0.1 or unchanged > 0.9" in table
+    rows = [line for line in table.splitlines() if line.startswith("| mini")]
+    assert rows == [
+        "| mini | sft | cuts_dev.jsonl.gz | gender | 32 | 0.225 | 0.191 | 0.219 | -0.034 | 76.6 | deaf |",
+        "| mini | sft | dev | asr | 32 | 0.174 | 2.687 | 4.608 | 2.513 | 0.0 | hears |",
+        "| mini | sft | dev | st_en_de | 32 | 0.300 | 2.000 | 3.000 | 1.700 | 0.0 | hears |",
+    ]  # fmt: skip
+
+
+def test_no_hearing_reports_no_table(exp):
+    make_results.main([str(exp), "--date", "2026-11-23"])
+    assert "## Hearing check" not in (exp / "RESULTS.md").read_text()
+    (exp / "mini/sft/hearing_dev_asr.json").write_text("{}")
+    with pytest.raises(SystemExit):
+        make_results.main([str(exp)])

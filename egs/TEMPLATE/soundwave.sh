@@ -35,6 +35,9 @@ encoder_cache=false         # true: stage 2.7 runs the frozen encoder (the align
                             # data.encoder_cache: true
 whisper_reference=""        # a Whisper dir (HF) whose own decoder also transcribes the
                             # test sets (stages 6-7, as exp/<tag>/whisper): the ASR bar
+hearing_tasks=""            # stage 7: is each decoded model hearing the audio of these
+                            # tasks? (hearing_check on the valid set, in RESULTS.md)
+hearing_utts=32
 asr_normalizer=""           # the asr task's scoring normaliser (default basic; english:
                             # Whisper's, as English ASR results are reported)
 ngpu=0
@@ -50,6 +53,7 @@ help_message="Usage: $0 [options]
   --shrink-init DIR|none       what Stage II starts from (default exp/<tag>/align)
   --encoder-cache true         stage 2.7: the frozen encoder's outputs, computed once
   --whisper-reference DIR      also decode the test sets with this Whisper's own decoder
+  --hearing-tasks \"asr gender\" stage 7: does each decoded model hear the audio? (dev set)
   --train-set, --valid-set, --test-sets, --tag, --nj, --n-mels, --decode-tasks, ...
   (every variable at the top of $0 is an option)"
 
@@ -175,6 +179,14 @@ if stage_on 7; then
           --set "${s}" --stage "${m}" --config "${config}" --out "${d}/score_${t}.json" \
           ${norm[@]+"${norm[@]}"}
       done
+    done
+  done
+  for m in ${hearing_tasks:+${decode_stages}}; do
+    for t in ${hearing_tasks}; do
+      # shellcheck disable=SC2086  # decode_cache_args: zero or one override
+      python -m soundwave.bin.hearing_check --model-dir "${exp}/${m}" --task "${t}" --utts "${hearing_utts}" \
+        --cuts "data/${feats}/cuts_${valid_set}.jsonl.gz" --out "${exp}/${m}/hearing_${valid_set}_${t}.json" \
+        --config "${decode_config}" ${decode_cache_args}
     done
   done
   python -m soundwave.bin.make_results "${exp}" --out "${exp}/RESULTS.md"

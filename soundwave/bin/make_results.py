@@ -7,9 +7,11 @@ Reads each ``score_*.json`` written by ``soundwave.bin.score`` (layout:
 a markdown file with one table per task and metric (models ``tag``/``stage`` as rows,
 evaluation sets as columns, the best value per set in bold, config hashes), the speed of
 response per decoding (LLM positions per transcript token, median time to first token at
-batch 1) and the CTC guard's flagged counts and metric without and with the fallback
-where the score files carry them, the sets' sizes (utterances, hours), a details table (Kaldi/sacrebleu summary lines, missing
-hypotheses, dates) and the generation date.  The file is generated: rerun, do not edit.
+batch 1), the CTC guard's flagged counts and metric without and with the fallback where
+the score files carry them, whether each model hears the audio where its stage dir holds
+hearing-check reports (``hearing_<set>_<task>.json``), the sets' sizes (utterances,
+hours), a details table (Kaldi/sacrebleu summary lines, missing hypotheses, dates) and
+the generation date.  The file is generated: rerun, do not edit.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from soundwave.errors import UserError, cli_main
 from soundwave.fileio import atomic_write
-from soundwave.score.results import collect_scores, results_markdown
+from soundwave.score.results import collect_hearing, collect_scores, results_markdown
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -68,7 +70,8 @@ def main(argv: list[str] | None = None) -> None:
     args = get_parser().parse_args(argv)
     records = collect_scores(args.exp_dir)
     date = args.date or datetime.date.today().isoformat()
-    text = results_markdown(records, source=args.exp_dir, date=date)
+    hearing = collect_hearing(args.exp_dir)
+    text = results_markdown(records, source=args.exp_dir, date=date, hearing=hearing)
     out = Path(args.out) if args.out else Path(args.exp_dir) / "RESULTS.md"
     with atomic_write(out) as f:
         f.write(text)

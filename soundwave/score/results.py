@@ -176,6 +176,57 @@ def collect_scores(exp_dir: str | os.PathLike) -> list[ScoreRecord]:
     return records
 
 
+def collect_hearing(exp_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """Every hearing-check report (``hearing_[<set>_]<task>.json``, written by
+    ``soundwave.bin.hearing_check``) below ``exp_dir``, with the tag and stage of the
+    stage dir it sits in and its set (from the name, else the manifest's)."""
+    exp_dir = Path(exp_dir)
+    reports = []
+    for path in sorted(exp_dir.rglob("hearing_*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            task, loss = data["task"], data["loss"]
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise UserError(f"not a hearing-check report ({err})", path) from None
+        middle = path.stem[len("hearing_") :]
+        set_name = middle[: -len(task) - 1] if middle.endswith(f"_{task}") else ""
+        stage_dir = path.parent.relative_to(exp_dir)
+        tag = "/".join(stage_dir.parts[:-1]) or exp_dir.name
+        reports.append({
+            **data, "loss": loss, "tag": tag, "stage": stage_dir.name,
+            "set": set_name or Path(str(data.get("cuts", "?"))).name,
+        })  # fmt: skip
+    return reports
+
+
+def _hearing_table(reports: list[dict[str, Any]]) -> list[str]:
+    """Is the LLM hearing the audio: per model and task, the loss with the real audio,
+    silence and another utterance's audio, the gap and the share of unchanged answers."""
+    if not reports:
+        return []
+    rows = [
+        [
+            r["tag"], r["stage"], r["set"], r["task"], r.get("utts"),
+            *(_number(r["loss"].get(k), 3) for k in ("real", "silence", "swapped")),
+            _number((r.get("gap") or {}).get("min"), 3),
+            _number(100 * (r.get("unchanged") or {}).get("all", float("nan")), 1),
+            r.get("verdict"),
+        ]
+        for r in sorted(reports, key=lambda r: (r["tag"], _stage_key(r["stage"]), r["set"], r["task"]))
+    ]  # fmt: skip
+    header = ["tag", "stage", "set", "task", "utts", "loss real", "loss silence",
+              "loss swapped", "gap", "unchanged %", "verdict"]  # fmt: skip
+    limits = reports[0].get("limits", {})
+    intro = (
+        "The LM loss per target token (nats) of the same prompts and answers with the real "
+        "audio, with silence and with another utterance's audio; gap: the smaller of the "
+        "two losses minus the real one; unchanged: greedy answers that stay the same when "
+        f"the audio is replaced. Deaf: gap < {limits.get('min_loss_gap', '?')} or unchanged "
+        f"> {limits.get('max_unchanged', '?')} (soundwave/decode/hearing.py)."
+    )
+    return ["", "## Hearing check", "", intro, "", *_table(header, rows, numeric_from=4)]
+
+
 # ---------------------------------------------------------------- markdown
 
 
@@ -205,7 +256,13 @@ def _joined(values: Iterable[Any]) -> str:
     return ", ".join(distinct) if distinct else "-"
 
 
-def results_markdown(records: list[ScoreRecord], *, source: str, date: str) -> str:
+def results_markdown(
+    records: list[ScoreRecord],
+    *,
+    source: str,
+    date: str,
+    hearing: list[dict[str, Any]] | None = None,
+) -> str:
     """RESULTS.md text: one table per (task, score) with models as rows and sets as
     columns (best value per set in bold) and a last row with each set's chance level (the
     best constant answer, where the score files carry it), then the sets' sizes and every
@@ -261,7 +318,7 @@ def results_markdown(records: list[ScoreRecord], *, source: str, date: str) -> s
         out += ["; ".join(notes), ""]
         out += _table(["tag", "stage", "config", *sets], rows, numeric_from=3)
 
-    out += _speed_table(order) + _guard_table(order)
+    out += _speed_table(order) + _guard_table(order) + _hearing_table(hearing or [])
 
     by_set: dict[str, list[ScoreRecord]] = defaultdict(list)
     for rec in order:

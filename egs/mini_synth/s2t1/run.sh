@@ -71,7 +71,7 @@ fi
   --train-set train --valid-set dev --test-sets "${test_sets}" \
   --decode-tasks "asr st_en_de gender qa" --decode-stages "${decode_stages}" \
   --pretrain-hook "${pretrain_standins}" --encoder-cache true --whisper-reference "${whisper_reference}" \
-  --asr-normalizer english \
+  --asr-normalizer english --hearing-tasks "asr st_en_de gender qa" \
   --align-config "${conf}/align.yaml" --shrink-config "${conf}/shrink.yaml" --sft-config "${conf}/sft.yaml" \
   --train-args "${train_args}" --align-args "${align_args}" --shrink-args "${shrink_args}" \
   --sft-args "${sft_args}"
