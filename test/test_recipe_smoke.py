@@ -1,16 +1,18 @@
 """The default recipe end to end in its --smoke configuration (what CI runs).
 
 Runs ``egs/mini_synth/s2t1/run.sh --smoke true`` in a copy of the recipe directory and
-checks that every stage produced its outputs, that the training losses fell, that every
-task of the SFT model was decoded on the test set and scored with its chance level (the
-best constant answer) recorded, and that speaker gender, the one skill a few hundred
-steps learn, beats chance on the unseen test speakers by a clear margin.
+checks that every stage produced its outputs (tiny.en converted, the encoder-output
+cache, the Whisper reference row, the hearing check), that the training losses fell,
+that every task of the SFT model was decoded on the test set and scored with its chance
+level (the best constant answer) recorded, and that Stage I's CTC transcripts over the
+LLM vocabulary, the one skill the smoke's few hundred steps learn on top of tiny.en, are
+mostly right on the unseen dev speakers.
 
 The smoke configuration (``conf/smoke/``: a small corpus and a few hundred steps per
-stage; its measured time and memory are in README) is too short for the language tasks:
-gender clears chance on the 40 test utterances for every seed tried, while WER, BLEU and
-QA stay near their constant answers.  That the method learns those is shown by the full
-run's RESULTS.md, not here.
+stage; its measured time and memory are in README) gives its stand-in LLM 20 steps: too
+few to copy text, so the LLM's tasks stay near their constant answers and the hearing
+check reports the model deaf (the smoke lets it go on).  That the method learns them is
+shown by the full run's RESULTS.md, not here.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ RECIPE = REPO / "egs" / "mini_synth" / "s2t1"
 TASKS = ("asr", "st_en_de", "gender", "qa")
 # (stage, loss): the last logged value must be below this fraction of the first
 LOSS_FALLS = {("align", "ctc_loss"): 0.6, ("shrink", "lm_loss"): 0.9}
-# points above the constant answer that the smoke model must reach (it has reached far more)
-GENDER_MARGIN = 20.0
+# Stage I's CTC WER on the dev set must be below this (the constant answer's is above 80)
+MAX_CTC_WER = 50.0
 
 
 def copy_recipe(dest: Path) -> Path:
@@ -96,8 +98,12 @@ def test_smoke_recipe(tmp_path):
     assert whisper["num_utts"] == 40 and whisper["normalizer"] == "english"
     assert 0.0 <= whisper["scores"]["wer"] <= 100.0
     assert "| mini | whisper |" in results
-    gender = score_record(exp, "sft", "test", "gender")
-    assert gender["scores"]["accuracy"] >= gender["chance"]["scores"]["accuracy"] + GENDER_MARGIN
+    align = json.loads((exp / "align" / "history.json").read_text())
+    ctc_wer = [h["valid_ctc_asr_wer"] for h in align if "valid_ctc_asr_wer" in h]
+    assert ctc_wer and ctc_wer[-1] <= MAX_CTC_WER, ctc_wer
+    hearing = json.loads((exp / "sft" / "hearing_dev_asr.json").read_text())
+    assert hearing["utts"] >= 2 and hearing["verdict"] in ("hears", "deaf"), hearing
+    assert "## Hearing check" in results
     assert not (exp / "sft" / "decode_dev_asr").exists()  # the smoke decodes the test set only
 
 

