@@ -206,6 +206,11 @@ def _unsorted(ctx: Ctx) -> None:
     path.write_text("".join([lines[1], lines[0], *lines[2:]]))
 
 
+def _text_not_utf8(ctx: Ctx) -> None:
+    path = ctx.data / "text"
+    path.write_bytes(path.read_bytes().replace(b"hello number 2", b"hello caf\xe9 2"))
+
+
 # A full disk while the feature archive is written: lilcom's writer gets ENOSPC.
 DISK_FULL_FEATURES = textwrap.dedent("""
     import errno
@@ -262,6 +267,7 @@ CASES = [
     Case("ark_offset_out_of_range", "make_manifests", MANIFEST, "cannot read the ark entry at offset 99999", "{tmp}/wav.ark", _ark_offset),
     Case("manifest_truncated_gzip", "compute_fbank", FBANK, "damaged manifest", "{tmp}/cuts.jsonl.gz:", _truncated_gzip),
     Case("recordings_manifest_for_cuts", "compute_fbank", FBANK, "expected a cuts manifest, and this line is a recording (a RecordingSet manifest?)", "{tmp}/cuts.jsonl.gz:1", _recordings_manifest),
+    Case("text_not_utf8", "make_manifests", MANIFEST, "not valid UTF-8: bad byte at column 19", "{data}/text:3", _text_not_utf8),
     Case("disk_full_writing_features", "compute_fbank", FBANK, "cannot write the features: No space left on device", "{tmp}/out/feats", lambda ctx: ctx.manifest(), patch=DISK_FULL_FEATURES),
 ]  # fmt: skip
 
@@ -425,3 +431,19 @@ def test_infer_reports_a_bad_file_and_transcribes_the_others(decoded, tmp_path):
         f"infer: {bad}: 1 of 8000 samples are NaN or infinite"
     ], res.stderr
     assert [line.split(" ", 1)[0] for line in res.stdout.splitlines()] == ["good"]
+
+
+def test_any_utf8_transcript_reaches_training_intact():
+    """What training does with characters a tokenizer has not seen: the tokenizers are
+    byte-level BPE (the tiny ones, as Llama 3's and Qwen2's), so every UTF-8 transcript
+    encodes without an unknown token and decodes back to itself; text that is not UTF-8 is
+    refused at the data dir (the ``text_not_utf8`` case)."""
+    from models_util import TEXTS
+    from models_util import llm_dir as tiny_llm_dir
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llm_dir())
+    text = "naïve café, 東京 🎤 ß " + TEXTS[0]
+    ids = tokenizer(text, add_special_tokens=False).input_ids
+    assert tokenizer.unk_token_id is None or tokenizer.unk_token_id not in ids
+    assert tokenizer.decode(ids) == text
