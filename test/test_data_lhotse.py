@@ -172,7 +172,7 @@ def test_cli_round_trip(tmp_path: Path) -> None:
     assert read_dir(tmp_path / "back") == read_dir(data)
     with pytest.raises(UserError, match="no such manifest"):
         load_cuts(tmp_path / "nothing")
-    with pytest.raises(UserError, match="expected a cuts manifest, found a RecordingSet"):
+    with pytest.raises(UserError, match="expected a cuts manifest, and this line is a recording"):
         load_cuts(only / "train_recordings.jsonl.gz")
 
 
@@ -269,8 +269,15 @@ def test_channel_choice_and_errors(tmp_path: Path, capsys) -> None:
         capsys,
     )
     assert "--channel" in err and "middle" in err
+    # mono audio has no left: an error, not its one channel (a data dir unlike what was meant)
+    err = _cli(
+        make_manifests.main,
+        ["--data-dir", str(mono), "--out", str(bad), "--channel", "left"],
+        capsys,
+    )
+    assert "--channel left" in err and "is mono" in err
     assert not bad.exists() and not list(tmp_path.glob("bad*"))
-    make_manifests.main(["--data-dir", str(mono), "--out", str(bad), "--channel", "left"])
+    make_manifests.main(["--data-dir", str(mono), "--out", str(bad), "--channel", "0"])
     assert CutSet.from_file(bad)[0].channel == 0
 
 

@@ -9,11 +9,13 @@ other becomes a 16 kHz mono source running openai-whisper's ffmpeg command (lazi
 manifest records the command; ffmpeg must be on PATH), so that the features equal
 openai-whisper's.  ``--channel mix`` (the default) keeps both channels of a stereo
 recording and the features average them, and lets ffmpeg downmix more channels by their
-layout, as openai-whisper's decoding does; ``left``, ``right`` or an index keeps one
-channel.  Utterances outside the
-duration range are dropped, and what was dropped is reported (and written next to the
-manifest as ``<name>.filter.json``).  Supervision text, speaker, gender and every extra
-per-utterance file (``text.<lang>``, ``utt2<x>``) are carried into the cuts.
+layout, as openai-whisper's decoding does; ``left``, ``right`` (an error for mono audio)
+or an index keeps one channel.  Utterances outside the duration range are dropped, and
+what was dropped is reported (and written next to the manifest as ``<name>.filter.json``);
+when none is left, nothing is written and that is an error.  Supervision text, speaker,
+gender and every extra per-utterance file (``text.<lang>``, ``utt2<x>``) are carried into
+the cuts.  A bad data dir, a segment past its recording's end, unreadable, truncated or
+NaN audio are one line naming the file and line.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import argparse
 import json
 from pathlib import Path
 
-from soundwave.errors import cli_main
+from soundwave.errors import UserError, cli_main
 from soundwave.features.fbank import filter_by_duration, to_mono_16k
 from soundwave.fileio import atomic_write
 
@@ -47,6 +49,13 @@ def main(argv: list[str] | None = None) -> None:
 
     cuts = to_mono_16k(datadir_to_cuts(args.data_dir), args.channel)
     cuts, report = filter_by_duration(cuts, args.min_duration, args.max_duration)
+    if not report["kept"]:  # an empty manifest only fails later, far from the cause
+        raise UserError(
+            f"no utterance left: all {report['too_short'] + report['too_long']} were dropped by "
+            f"the duration filter ({report['too_short']} shorter than {args.min_duration:g} s, "
+            f"{report['too_long']} longer than {args.max_duration:g} s); nothing written",
+            args.data_dir,
+        )
     out = Path(args.out)
     save_cuts(cuts, out)
     report = {k: round(v, 4) if isinstance(v, float) else v for k, v in report.items()}

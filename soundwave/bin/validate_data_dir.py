@@ -5,7 +5,8 @@ and line of the first problem, and exit status 1.  Checked: required files (utt2
 spk2utt, text, wav.scp or feats.scp), UTF-8, empty lines and values, C-locale sorting,
 duplicate ids, utterance ids prefixed by speaker ids, spk2utt against utt2spk, the ids of
 text / wav.scp / segments / feats.scp / utt2dur / … against utt2spk, segments (times,
-recordings, reco2dur), and that audio files and arks exist.
+recordings, reco2dur, and the length of each audio file from its header), and that audio
+files and arks exist.
 """
 
 from __future__ import annotations

@@ -11,9 +11,13 @@ A value is one of (as in Kaldi's extended filenames):
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
+import os
 import subprocess
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +36,21 @@ class AudioInfo:
     @property
     def duration(self) -> float:
         return self.num_samples / self.sampling_rate
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 for the block: libsndfile's MP3 decoder (libmpg123) prints
+    its own warnings there for a corrupt file, beside the one line that reports it."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _sf_error(e: Exception) -> str:
@@ -108,10 +127,56 @@ def _file_info(path: str) -> AudioInfo:
     if not Path(path).is_file():
         raise UserError("audio file not found", path)
     try:
-        info = sf.info(path)
+        with quiet_stderr():
+            info = sf.info(path)
     except Exception as e:  # soundfile raises several types for unreadable input
-        raise UserError(f"cannot read audio: {_sf_error(e)}", path) from None
+        reason = _sf_error(e)
+        if "File does not exist" in reason:  # libsndfile's words for a file it cannot decode
+            reason = "not audio, or corrupt (no decoder could read it)"
+        raise UserError(f"cannot read audio: {reason}", path) from None
+    _check_wav_complete(path, info.samplerate)
     return AudioInfo(info.samplerate, info.frames, info.channels)
+
+
+# A data chunk size that means "unknown" (a WAV streamed to a pipe, or RF64's placeholder).
+_UNKNOWN_SIZES = (0, 0xFFFFFFFF)
+
+
+def wav_shortfall(path: str) -> tuple[int, int] | None:
+    """(frames the header declares, frames the file holds) of a RIFF WAV whose data chunk
+    is cut short, else None: libsndfile reads such a file as far as it goes, silently."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        size = os.fstat(f.fileno()).st_size
+        pos, block = 12, 0
+        while pos + 8 <= size:
+            f.seek(pos)
+            chunk = f.read(8)
+            name, n = chunk[:4], int.from_bytes(chunk[4:8], "little")
+            if name == b"fmt ":
+                fmt = f.read(min(n, 16))
+                block = int.from_bytes(fmt[12:14], "little") if len(fmt) >= 14 else 0
+            elif name == b"data":
+                present = size - pos - 8
+                if n in _UNKNOWN_SIZES or n <= present or block <= 0:
+                    return None
+                return n // block, present // block
+            pos += 8 + n + (n & 1)  # chunks are word-aligned
+    return None
+
+
+def _check_wav_complete(path: str, sampling_rate: int) -> None:
+    short = wav_shortfall(path)
+    if short is not None:
+        declared, held = short
+        raise UserError(
+            f"truncated WAV: the header declares {declared / sampling_rate:.3f} s "
+            f"({declared} samples) and the file holds {held / sampling_rate:.3f} s: "
+            f"{(declared - held) / sampling_rate:.3f} s are missing (copy or convert it again)",
+            path,
+        )
 
 
 def audio_info(value: str) -> AudioInfo:

@@ -28,7 +28,8 @@ import os
 import re
 import shlex
 import sys
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from lhotse import (
@@ -42,11 +43,13 @@ from lhotse import (
     SupervisionSet,
 )
 from lhotse.cut import Cut
+from lhotse.lazy import Dillable
 from lhotse.utils import fastcopy
 
 from soundwave.data.audio import audio_info
 from soundwave.data.kaldi import DataDir
 from soundwave.data.tables import (
+    MAX_OVERSHOOT,
     RECO,
     SPK,
     STANDARD_FILES,
@@ -54,10 +57,11 @@ from soundwave.data.tables import (
     WavSource,
     file_kind,
     format_seconds,
+    read_table,
 )
 from soundwave.data.validate import check_data_dir
 from soundwave.errors import UserError
-from soundwave.fileio import atomic_path, atomic_write
+from soundwave.fileio import atomic_path, atomic_write, reported_as_user_error
 
 ARK_TO_WAV = "soundwave.bin.ark_to_wav"
 _ARK_COMMAND = re.compile(rf"-m {re.escape(ARK_TO_WAV)} (?P<arg>\S.*)$")
@@ -140,13 +144,22 @@ def datadir_to_manifests(
     d, where = _load(data)
     if "wav.scp" not in d:
         raise UserError("missing wav.scp: lhotse manifests need audio", where / "wav.scp")
-    check_data_dir(d, where, check_paths=False)
+    on_disk = where / "spk2utt"
+    spk2utt = read_table(on_disk) if not isinstance(data, DataDir) and on_disk.is_file() else None
+    check_data_dir(d, where, spk2utt=spk2utt, check_paths=False)
     durs = d.get("reco2dur" if d.has_segments else "utt2dur") or {}
-    recs = {
-        reco: recording_of(reco, value, durs.get(reco), sampling_rate)
-        for reco, value in d["wav.scp"].items()
-    }
+    recs = {}
+    for line, (reco, value) in enumerate(d["wav.scp"].items(), 1):
+        try:
+            recs[reco] = recording_of(reco, value, durs.get(reco), sampling_rate)
+        except UserError as err:  # a pipe's or an ark's error names no file: the line does
+            if err.path is not None:
+                raise
+            raise UserError(f"recording '{reco}': {err.message}", where / "wav.scp", line) from None
+        if recs[reco].num_samples == 0:
+            raise UserError(f"recording '{reco}' has no audio (0 samples)", where / "wav.scp", line)
     segments = d.segments()
+    seg_line = {utt: i for i, utt in enumerate(segments, 1)}
     text = d.get("text") or {}
     gender = d.get("spk2gender") or {}
     custom = [
@@ -156,7 +169,14 @@ def datadir_to_manifests(
     for utt, spk in d.utt2spk.items():
         rec = recs[segments[utt].reco if segments else utt]
         start, end = (segments[utt].start, segments[utt].end) if segments else (0.0, rec.duration)
-        end = min(end, rec.duration)  # a small overshoot, tolerated by validation
+        if end > rec.duration + MAX_OVERSHOOT:
+            raise UserError(
+                f"segment '{utt}' ends at {format_seconds(end)} s, past the end of recording "
+                f"'{rec.id}' ({rec.duration:.3f} s of audio)",
+                where / "segments",
+                seg_line[utt],
+            )
+        end = min(end, rec.duration)  # rounding of the times: within MAX_OVERSHOOT
         id_of = {UTT: utt, SPK: spk, RECO: rec.id}
         extra = {k: t[id_of[kind]] for k, kind, t in custom if id_of[kind] in t}
         sups.append(
@@ -295,7 +315,11 @@ def cuts_to_datadir(
 def write_manifest(items: Iterable, path: str | os.PathLike) -> Path:
     """Write lhotse manifest items as gzipped JSON lines, atomically."""
     path = Path(path)
-    with atomic_write(path, "wb") as f, gzip.GzipFile(fileobj=f, mode="wb") as gz:
+    with (
+        reported_as_user_error(path, "cannot write the manifest"),
+        atomic_write(path, "wb") as f,
+        gzip.GzipFile(fileobj=f, mode="wb") as gz,
+    ):
         for item in items:
             gz.write((json.dumps(item.to_dict(), ensure_ascii=False) + "\n").encode())
     return path
@@ -303,7 +327,7 @@ def write_manifest(items: Iterable, path: str | os.PathLike) -> Path:
 
 def save_cuts(cuts: CutSet, path: str | os.PathLike) -> None:
     """Write ``cuts`` to ``path`` (format from its suffix, e.g. ``.jsonl.gz``), atomically."""
-    with atomic_path(path) as tmp:
+    with reported_as_user_error(path, "cannot write the manifest"), atomic_path(path) as tmp:
         cuts.to_file(tmp)
 
 
@@ -316,10 +340,101 @@ def manifest_paths(out_prefix: str | os.PathLike) -> dict[str, Path]:
     return {k: Path(f"{s}_{k}.jsonl.gz") for k in ("recordings", "supervisions", "cuts")}
 
 
+class CheckedCuts(Dillable):
+    """The cuts of a jsonl manifest, read as they are iterated (lhotse's lazy manifests do
+    the same, but a bad line there is a traceback far from the file).
+
+    A line that is not a cut (bad JSON, a recording or supervision of another manifest, a
+    damaged gzip stream) is a :class:`UserError` naming the file and line; so is a cut
+    whose stored features (or arrays) are not where the manifest says, with the directory
+    a relative path was resolved from: features are stored under the path given to
+    ``compute_fbank``, so a relative one only works from the directory it ran in.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._len: int | None = None
+
+    def _lines(self) -> Iterator[tuple[int, str]]:
+        opener = gzip.open if self.path.name.endswith(".gz") else open
+        lineno = 0
+        try:
+            with opener(self.path, "rt", encoding="utf-8") as f:
+                for lineno, text in enumerate(f, 1):
+                    yield lineno, text
+        except (OSError, EOFError, UnicodeDecodeError, zlib.error) as err:
+            reason = getattr(err, "strerror", None) or str(err) or type(err).__name__
+            raise UserError(f"damaged manifest: {reason}", self.path, lineno + 1) from None
+
+    def __iter__(self) -> Iterator[Cut]:
+        found: set[str] = set()  # storage paths known to exist
+        for lineno, text in self._lines():
+            if not text.strip():
+                continue
+            cut = parse_cut_line(text, self.path, lineno)
+            for stored in _stored_arrays(cut):
+                if stored not in found:
+                    _check_stored(stored, cut.id, self.path, lineno)
+                    found.add(stored)
+            yield cut
+
+    def __len__(self) -> int:
+        if self._len is None:
+            self._len = sum(1 for _, text in self._lines() if text.strip())
+        return self._len
+
+
+def parse_cut_line(text: str, path: Path, lineno: int) -> Cut:
+    """The cut of one manifest line; anything else is a :class:`UserError` at that line."""
+    from lhotse.cut.set import deserialize_cut
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise UserError(f"not a JSON line ({err.msg}, column {err.colno})", path, lineno) from None
+    if not isinstance(data, dict) or "type" not in data:
+        kind = "not a lhotse item"
+        if isinstance(data, dict) and "sources" in data:
+            kind = "a recording (a RecordingSet manifest?)"
+        elif isinstance(data, dict) and "recording_id" in data:
+            kind = "a supervision (a SupervisionSet manifest?)"
+        raise UserError(f"expected a cuts manifest, and this line is {kind}", path, lineno)
+    try:
+        return deserialize_cut(data)
+    except Exception as err:  # lhotse raises KeyError/TypeError/ValueError on bad fields
+        raise UserError(f"not a valid cut: {type(err).__name__}: {err}", path, lineno) from None
+
+
+def _stored_arrays(cut: Cut) -> list[str]:
+    """The storage paths of a cut's features and custom arrays (the encoder cache, tails)."""
+    stored = [getattr(cut, "features", None), *(getattr(cut, "custom", None) or {}).values()]
+    return [
+        s.storage_path
+        for s in stored
+        if isinstance(getattr(s, "storage_path", None), str)
+        and s.storage_path
+        and not str(getattr(s, "storage_type", "")).startswith("memory")  # held in the manifest
+    ]
+
+
+def _check_stored(stored: str, utt: str, path: Path, lineno: int) -> None:
+    if os.path.exists(stored):
+        return
+    if os.path.isabs(stored):
+        why = "not found (moved or deleted since the manifest was written?)"
+    else:
+        why = (
+            f"not found: a relative path, resolved from the working directory {os.getcwd()} "
+            "(run from the directory the features were computed in, or recompute them)"
+        )
+    raise UserError(f"utterance '{utt}': stored features '{stored}' {why}", path, lineno)
+
+
 def load_cuts(path: str | os.PathLike, lazy: bool = False) -> CutSet:
     """Cuts from a cuts manifest, a ``datadir_to_lhotse`` prefix, or a directory with one
     cuts manifest or one recordings and one supervisions manifest.  ``lazy``: a jsonl
-    manifest is read as it is iterated (training over corpora larger than memory)."""
+    manifest is read as it is iterated (training over corpora larger than memory); either
+    way a bad line is one :class:`UserError` naming it (:class:`CheckedCuts`)."""
     from lhotse import load_manifest
 
     p = Path(path)
@@ -330,8 +445,8 @@ def load_cuts(path: str | os.PathLike, lazy: bool = False) -> CutSet:
         if len(found["cuts"]) == 1:
             p = found["cuts"][0]
         elif len(found["recordings"]) == 1 and len(found["supervisions"]) == 1:
-            recs = load_manifest(found["recordings"][0], RecordingSet)
-            sups = load_manifest(found["supervisions"][0], SupervisionSet)
+            recs = _load_manifest(found["recordings"][0], RecordingSet)
+            sups = _load_manifest(found["supervisions"][0], SupervisionSet)
             return manifests_to_cuts(recs, sups)
         else:
             raise UserError(
@@ -340,8 +455,9 @@ def load_cuts(path: str | os.PathLike, lazy: bool = False) -> CutSet:
             )
     if not p.is_file():
         raise UserError("no such manifest (run the manifest/fbank stages first)", p)
-    if lazy and p.name.endswith((".jsonl", ".jsonl.gz")):
-        return CutSet.from_jsonl_lazy(p)
+    if p.name.endswith((".jsonl", ".jsonl.gz")):
+        cuts = CheckedCuts(p)
+        return CutSet(cuts) if lazy else CutSet(list(cuts))
     try:
         manifest = load_manifest(p)
     except Exception as e:  # lhotse raises ValueError/KeyError/JSON errors on bad input
@@ -349,3 +465,12 @@ def load_cuts(path: str | os.PathLike, lazy: bool = False) -> CutSet:
     if isinstance(manifest, CutSet):
         return manifest
     raise UserError(f"expected a cuts manifest, found a {type(manifest).__name__}", p)
+
+
+def _load_manifest(path: Path, kind: type) -> RecordingSet | SupervisionSet:
+    from lhotse import load_manifest
+
+    try:
+        return load_manifest(path, kind)
+    except Exception as e:  # lhotse raises ValueError/KeyError/JSON errors on bad input
+        raise UserError(f"not a {kind.__name__} manifest: {type(e).__name__}: {e}", path) from None

@@ -82,9 +82,10 @@ class Segment(NamedTuple):
     end: float
 
 
-# A segment may end this far past the end of its audio (seconds): reading truncates it
-# (Kaldi's extract-segments --max-overshoot, 0.5 s there); further is an error.
-MAX_OVERSHOOT = 0.1
+# A segment may end this far past the end of its audio (seconds): reading truncates it.
+# Only rounding of the times is forgiven (Kaldi's extract-segments allows 0.5 s); a segment
+# further past the end names audio that is not there, so validation and manifests refuse it.
+MAX_OVERSHOOT = 0.02
 AUDIO_EXTENSIONS = (".wav", ".flac", ".sph", ".mp3", ".ogg", ".opus", ".m4a", ".aiff", ".au")
 _ARK = re.compile(r"^(?P<path>.+):(?P<offset>\d+)$")
 

@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from soundwave.data.audio import audio_info
 from soundwave.data.kaldi import DataDir
 from soundwave.data.tables import (
     MAX_OVERSHOOT,
@@ -104,7 +105,7 @@ def check_data_dir(
         elif kind == UTT:
             _check_subset(table, name, utt2spk, "utt2spk", where)
     if d.has_segments:
-        _check_segments(d, where)
+        _check_segments(d, where, check_paths)
 
     reco_ids = d.get("wav.scp") or dict.fromkeys(d.reco_ids)
     reco_ref = next(n for n in ("wav.scp", "segments", "utt2spk") if n in d)
@@ -202,9 +203,12 @@ def _check_same_ids(
         raise UserError(f"id '{missing}' (from {ref_name}) is missing from {name}", where / name)
 
 
-def _check_segments(d: DataDir, where: Path) -> None:
+def _check_segments(d: DataDir, where: Path, read_headers: bool = False) -> None:
+    """Each segment's recording exists and the segment ends within it (by ``reco2dur``
+    and, with ``read_headers``, by the audio file's own header)."""
     wav = d.get("wav.scp")
     reco2dur = d.get("reco2dur")
+    lengths: dict[str, float | None] = {}  # recording -> its audio's duration (None: unknown)
     for line, (utt, seg) in enumerate(d.segments().items(), 1):
         if wav is not None and seg.reco not in wav:
             raise UserError(
@@ -221,6 +225,25 @@ def _check_segments(d: DataDir, where: Path) -> None:
                     where / "segments",
                     line,
                 )
+        if read_headers and wav is not None:
+            if seg.reco not in lengths:
+                lengths[seg.reco] = _file_duration(wav[seg.reco])
+            length = lengths[seg.reco]
+            if length is not None and seg.end > length + MAX_OVERSHOOT:
+                raise UserError(
+                    f"segment '{utt}' ends at {format_seconds(seg.end)} s, past the end of "
+                    f"recording '{seg.reco}' ({length:.3f} s of audio in {wav[seg.reco]})",
+                    where / "segments",
+                    line,
+                )
+
+
+def _file_duration(value: str) -> float | None:
+    """The duration of a ``wav.scp`` file entry from its header (None for a pipe or an
+    ark, which would have to be run or read; a missing file is reported elsewhere)."""
+    if WavSource.parse(value).kind != "file" or not os.path.isfile(value.strip()):
+        return None
+    return audio_info(value).duration
 
 
 def _check_files_exist(table: dict[str, str], path: Path) -> None:

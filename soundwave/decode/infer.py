@@ -30,7 +30,7 @@ from soundwave.data.tables import read_table
 from soundwave.decode.decode import DecodeConfig, GenerationConfig, decode_cuts
 from soundwave.decode.outputs import write_lines
 from soundwave.errors import UserError
-from soundwave.features.fbank import to_mono_16k
+from soundwave.features.fbank import load_cut_audio, to_mono_16k
 from soundwave.models.stage_dir import load_stage
 from soundwave.tasks import get_task
 
@@ -114,7 +114,7 @@ def usable_cuts(inputs: dict[str, str], report: Callable[[str], None]) -> tuple[
                 )
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=WHOLE_COMMAND_READ)
-                samples = cut.load_audio()
+                samples = load_cut_audio(cut)  # NaN/inf samples too: the file is left out
             if samples.size == 0:
                 raise UserError("no audio (0 samples)", value.strip())
         except UserError as err:

@@ -7,12 +7,16 @@ and, with ``guard: fallback``, ``hyp_llm.txt`` (the LLM's own hypotheses), and
 ``decode.json``: counts, speed, positions per second of audio and per transcript token,
 the guard's mode and count of flagged utterances, and the times to the first token at
 batch 1 (``ttft_ms``, their median ``ttft_median_ms``).  Shards of a parallel decode are
-written under ``<dir>/shards/<J>`` and merged by :func:`merge_shards`.
+written under ``<dir>/shards/<J>`` and merged by :func:`merge_shards`; each shard's
+``decode.json`` records what it decoded (:func:`decode_identity`: the model dir, a hash of
+its weights, the manifest and ``J/N``), and a merge refuses shards that disagree.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from pathlib import Path
 
 from soundwave.decode.decode import DecodeResult, DecodeStats
@@ -20,8 +24,34 @@ from soundwave.errors import UserError
 from soundwave.fileio import atomic_write
 from soundwave.score.guard import GUARD_FILE, LLM_HYP_FILE
 from soundwave.score.textio import read_shrink_stats
+from soundwave.stages import WEIGHTS_NAME, read_stage_info, recorded_config_hash
 
 OUTPUTS = ("hyp.txt", "ref.txt", "ctc_hyp.txt", "shrink_stats.txt", GUARD_FILE, LLM_HYP_FILE)
+# what must agree between the shards of one decoding (decode_identity's keys)
+SAME_IN_SHARDS = {"model_weights": "model", "cuts": "manifest"}
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def decode_identity(model_dir: str | os.PathLike, cuts: str | os.PathLike, shard: str) -> dict:
+    """What a decoding decoded, for ``decode.json``: the model dir, a hash of its trained
+    weights (the training config hash cannot tell a longer run of the same config apart),
+    that config hash where recorded, the manifest and the shard ``J/N``."""
+    model_dir = Path(model_dir)
+    weights = model_dir / WEIGHTS_NAME
+    return {
+        "model_dir": str(model_dir.resolve()),
+        "model_weights": _file_sha256(weights) if weights.is_file() else None,
+        "model_config_hash": recorded_config_hash(read_stage_info(model_dir)),
+        "cuts": str(Path(cuts).resolve()),
+        "shard": shard,
+    }
 
 
 def summarize(
@@ -66,10 +96,18 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def write_results(
-    out_dir: Path, results: list[DecodeResult], stats: DecodeStats, guard: str = "off"
+    out_dir: Path,
+    results: list[DecodeResult],
+    stats: DecodeStats,
+    guard: str = "off",
+    identity: dict | None = None,
 ) -> None:
-    """Every output file of one task's decoding (``guard``: the guard's mode)."""
+    """Every output file of one task's decoding (``guard``: the guard's mode; ``identity``:
+    :func:`decode_identity`, recorded in ``decode.json``)."""
     results = sorted(results, key=lambda r: r.id)
+    # decode.json is written last and marks the files complete: a rerun that dies while
+    # writing must not leave an older one beside newer hypotheses
+    (out_dir / "decode.json").unlink(missing_ok=True)
     write_lines(out_dir / "hyp.txt", [f"{r.id} {r.hyp}" for r in results])
     write_lines(out_dir / "ref.txt", [f"{r.id} {r.ref}" for r in results])
     if any(r.ctc_hyp is not None for r in results):
@@ -80,7 +118,7 @@ def write_results(
             out_dir / "shrink_stats.txt",
             [f"{r.id} {r.duration:.2f} {r.frames_in} {r.frames_out}" for r in measured],
         )
-    extra: dict = {"tasks": sorted({r.task for r in results})}
+    extra: dict = {"tasks": sorted({r.task for r in results}), **(identity or {})}
     guarded = [r for r in results if r.guard is not None]
     remove_stale(out_dir, guard)
     if guard != "off":
@@ -102,16 +140,52 @@ def remove_stale(out_dir: Path, guard: str) -> None:
         (out_dir / name).unlink(missing_ok=True)
 
 
+def _shard_info(shard: Path, job: int, num: int) -> dict:
+    """A shard's ``decode.json``, checked to be shard ``job`` of a ``num``-shard decoding."""
+    path = shard / "decode.json"
+    if not path.is_file():
+        raise UserError("decoding shard is missing or incomplete (no decode.json)", shard)
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise UserError(f"damaged decode.json: {err}", path) from None
+    recorded = info.get("shard") if isinstance(info, dict) else None
+    if recorded is None:
+        raise UserError(
+            "records no shard identity (decoded by an older soundwave?): decode it again", path
+        )
+    if recorded != f"{job}/{num}":
+        total = str(recorded).rpartition("/")[2]
+        raise UserError(
+            f"is shard {recorded}, not {job}/{num}: the decoding has {total} shards "
+            f"(merge with --merge {total})",
+            path,
+        )
+    return info
+
+
 def merge_shards(out_dir: Path, num: int) -> None:
-    """Concatenate ``<out_dir>/shards/{1..num}`` outputs into ``<out_dir>``."""
+    """Concatenate ``<out_dir>/shards/{1..num}`` outputs into ``<out_dir>``, once every
+    shard is known to be its part of one decoding: the same model and manifest, ``J/num``."""
+    if num < 1:
+        raise UserError(f"--merge {num}: the number of shards must be at least 1")
     stats = DecodeStats()
     shards = [out_dir / "shards" / str(j) for j in range(1, num + 1)]
+    infos = [_shard_info(shard, j, num) for j, shard in enumerate(shards, 1)]
+    for key, what in SAME_IN_SHARDS.items():
+        for shard, info in zip(shards[1:], infos[1:], strict=True):
+            if info.get(key) != infos[0].get(key):
+                first = infos[0].get("model_dir") if key == "model_weights" else infos[0].get(key)
+                this = info.get("model_dir") if key == "model_weights" else info.get(key)
+                raise UserError(
+                    f"decoded with another {what} ({this}, {key} {info.get(key)}) than "
+                    f"{shards[0]} ({first}, {key} {infos[0].get(key)}): decode every shard "
+                    "with the same one",
+                    shard / "decode.json",
+                )
     positions = tokens = flagged = 0
     guards = set()
-    for shard in shards:
-        if not (shard / "decode.json").is_file():
-            raise UserError("decoding shard is missing or incomplete", shard)
-        info = json.loads((shard / "decode.json").read_text())
+    for info in infos:
         stats.utts += info["utts"]
         stats.audio_seconds += info["audio_seconds"]
         stats.elapsed_seconds += info["elapsed_seconds"]
@@ -134,7 +208,8 @@ def merge_shards(out_dir: Path, num: int) -> None:
             )
     stats_file = out_dir / "shrink_stats.txt"
     frames = list(read_shrink_stats(stats_file).values()) if stats_file.is_file() else []
-    extra: dict = {"shards": num}
+    same = {k: infos[0].get(k) for k in ("model_dir", "model_weights", "model_config_hash", "cuts")}
+    extra: dict = {"shards": num, **same}
     if guard != "off":
         extra.update(guard=guard, guard_flagged=flagged)
     write_json(out_dir / "decode.json", summarize(stats, frames, (positions, tokens), **extra))

@@ -10,7 +10,7 @@ from soundwave.config import load_config
 from soundwave.data.lhotse_io import load_cuts
 from soundwave.data.shards import parse_shard, shard_cuts
 from soundwave.decode.decode import DecodeConfig, DecodeStats, decode_cuts, first_token_seconds
-from soundwave.decode.outputs import merge_shards, write_results
+from soundwave.decode.outputs import decode_identity, merge_shards, write_results
 from soundwave.errors import UserError
 from soundwave.models.stage_dir import load_stage
 
@@ -47,6 +47,7 @@ def decode_to_dirs(
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = load_stage(model_dir).to(device)
+    identity = decode_identity(model_dir, cuts_path, f"{job}/{num}")
     for task in tasks:
         out_dir = task_dir(out_pattern, task, len(tasks) > 1)
         if num > 1:
@@ -55,7 +56,7 @@ def decode_to_dirs(
         results = list(decode_cuts(model, cuts, task, cfg, device=device, stats=stats))
         if cfg.measure_ttft:
             stats.ttft = first_token_seconds(model, cuts, task, cfg, device=device)
-        write_results(out_dir, results, stats, cfg.guard)
+        write_results(out_dir, results, stats, cfg.guard, identity)
         flagged = sum(r.guard.flagged for r in results if r.guard is not None)
         print(
             f"decode: {task}: {stats.utts} utts, {stats.audio_seconds:.1f} s audio, "

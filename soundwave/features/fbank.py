@@ -59,6 +59,7 @@ from lhotse.utils import (
 )
 
 from soundwave.errors import UserError
+from soundwave.fileio import reported_as_user_error
 
 SAMPLE_RATE = 16000
 FRAME_RATE = 100  # log-mel frames per second (hop 160 at 16 kHz)
@@ -133,8 +134,45 @@ class WhisperLogMel(WhisperFbank):
     def __call__(self, cuts: Sequence[Cut]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """On-the-fly features of ``cuts``: (B, T, n_mels) zero-padded, (B,) frame counts,
         and (B, :data:`TAIL_FRAMES`, n_mels) tails."""
-        pairs = [self.frames_and_tail(cut.load_audio(), cut.sampling_rate) for cut in cuts]
+        pairs = [self.frames_and_tail(load_cut_audio(cut), cut.sampling_rate) for cut in cuts]
         return collate_frames([f for f, _ in pairs], [t for _, t in pairs])
+
+
+def _source_of(cut: Cut) -> str | None:
+    """The file or command a cut's audio comes from (None for a cut of several)."""
+    rec = getattr(cut, "recording", None)
+    if rec is None or len(rec.sources) != 1:
+        return None
+    return rec.sources[0].source
+
+
+def load_cut_audio(cut: Cut) -> np.ndarray:
+    """A cut's samples; a missing file, unreadable audio or NaN/inf samples are a
+    :class:`UserError` naming the utterance and its file (lhotse's own errors name
+    neither, and non-finite samples would give NaN features or a lilcom error)."""
+    rec = getattr(cut, "recording", None)
+    source = _source_of(cut)
+    if rec is not None and rec.sources[0].type == "file" and not os.path.isfile(source):
+        where = "" if os.path.isabs(source) else f", resolved from {os.getcwd()}"
+        raise UserError(
+            f"utterance '{cut.id}': audio file not found{where} (moved or deleted since the "
+            "manifest was made?)",
+            source,
+        )
+    try:
+        samples = cut.load_audio()
+    except UserError:
+        raise
+    except Exception as err:  # lhotse wraps unreadable audio in many types
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"utterance '{cut.id}': cannot read audio: {first}", source) from None
+    bad = int(np.size(samples) - np.isfinite(samples).sum())
+    if bad:
+        raise UserError(
+            f"utterance '{cut.id}': {bad} of {np.size(samples)} samples are NaN or infinite",
+            source,
+        )
+    return samples
 
 
 def collate_frames(
@@ -206,6 +244,14 @@ def to_mono_16k(cuts: CutSet, channel: str = "mix") -> CutSet:
     converted: dict[str, Recording | None] = {}  # recording id -> its ffmpeg version
 
     def convert(cut: MonoCut | MultiCut) -> MonoCut | MultiCut:
+        if channel in CHANNEL_ALIASES and cut.recording.num_channels == 1:
+            # a mono recording has no left or right: taking its one channel would hide
+            # that the data is not what the option assumes
+            raise UserError(
+                f"--channel {channel}: recording '{cut.recording_id}' (utterance '{cut.id}') "
+                "is mono; use --channel mix (or 0) for mono audio",
+                _source_of(cut),
+            )
         if index is not None:
             cut = _select_channel(cut, index)
         rec = cut.recording
@@ -242,9 +288,24 @@ def _conversion_reason(rec: Recording, index: int | None) -> str | None:
             subtype = sf.info(src.source).subtype
         except Exception as err:  # soundfile raises several types for unreadable input
             raise UserError(f"cannot read audio: {err}", src.source) from None
+        if subtype in ("FLOAT", "DOUBLE"):
+            _check_finite_file(src.source)
         if subtype not in EXACT_SUBTYPES:
             return f"{subtype} samples"
     return None
+
+
+def _check_finite_file(path: str) -> None:
+    """Float audio can hold NaN or inf, which ffmpeg's conversion to 16 bits turns silently
+    into full-scale samples: refuse it here, while the file is named."""
+    import soundfile as sf
+
+    bad = total = 0
+    for block in sf.blocks(path, blocksize=1 << 16, dtype="float32", always_2d=True):
+        bad += int(block.size - np.isfinite(block).sum())
+        total += block.size
+    if bad:
+        raise UserError(f"{bad} of {total} samples are NaN or infinite", path)
 
 
 def ffmpeg_recording(rec: Recording, index: int | None, reason: str) -> Recording:
@@ -280,6 +341,11 @@ def ffmpeg_recording(rec: Recording, index: int | None, reason: str) -> Recordin
 
 def filter_by_duration(cuts: CutSet, min_s: float, max_s: float) -> tuple[CutSet, dict[str, float]]:
     """Keep cuts with ``min_s <= duration <= max_s``; report what was dropped."""
+    if not 0 <= min_s <= max_s:
+        raise UserError(
+            f"--min-duration {min_s:g} and --max-duration {max_s:g}: need "
+            "0 <= min <= max (no cut could pass)"
+        )
     kept, report = (
         [],
         {"kept": 0, "kept_hours": 0.0, "too_short": 0, "too_long": 0, "dropped_hours": 0.0},
@@ -318,20 +384,18 @@ def compute_and_store(
 
     The archive (``storage_path`` plus the writer's suffix, e.g. ``.lca``) is written under
     a temporary name and renamed when complete, so an existing archive is replaced only by
-    a finished one.  A cut whose audio cannot be read is a :class:`UserError` naming it.
+    a finished one.  A cut whose audio cannot be read is a :class:`UserError` naming it
+    (:func:`load_cut_audio`), and so is a failed write (a full disk).
     """
     extractor = whisper_fbank(n_mels)
     out = []
     with (
+        reported_as_user_error(storage_path, "cannot write the features"),
         atomic_archive(storage_writer(storage_type), storage_path) as (storage, final),
         _each_recording_decoded_once(),
     ):
         for cut in _progress(cuts, progress):
-            try:
-                samples = cut.load_audio()
-            except Exception as err:  # lhotse wraps unreadable audio in many types
-                raise UserError(f"utterance '{cut.id}': cannot compute features: {err}") from None
-            out.append(_store(cut, samples, extractor, storage))
+            out.append(_store(cut, load_cut_audio(cut), extractor, storage))
     return CutSet.from_cuts(_moved(cut, final) for cut in out)
 
 
