@@ -7,9 +7,9 @@ Builds recordings of ``--minutes`` (1, 3 and 5 by default; ``--per-length`` of e
 concatenating the data dir's utterances in a seeded order with 0.3-0.5 s of silence
 between them (no utterance in two recordings while the set lasts); decodes each recording
 with the long-form path (:mod:`soundwave.decode.longform`: cut at the adapter's CTC blank
-runs, pieces of at most ``--max-segment-s``) and its sentences one by one, with the same
-generation settings (``generation`` of ``--config``); scores both against the joined
-references with the Whisper English normaliser.  Writes ``long_form.json`` (every
+runs, pieces of at most ``--max-segment-s``, one run per value given) and its sentences
+one by one, with the same generation settings (``generation`` of ``--config``); scores
+both against the joined references with the Whisper English normaliser.  Writes ``long_form.json`` (every
 recording, its pieces and where they were cut) and ``long_form.md``, a table per length:
 minutes, recordings, pieces, cuts that fell in a silence between sentences, WER
 long-form, WER one by one, their relative difference, seconds of each decoding.
@@ -113,7 +113,9 @@ def main() -> None:
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--minutes", type=float, nargs="+", default=[1.0, 3.0, 5.0])
     parser.add_argument("--per-length", type=int, default=1, help="recordings of each length")
-    parser.add_argument("--max-segment-s", type=float, default=20.0)
+    parser.add_argument(
+        "--max-segment-s", type=float, nargs="+", default=[20.0], help="one run per value"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     out = Path(args.out_dir)
@@ -128,71 +130,45 @@ def main() -> None:
     cfg = infer_cfg.decode_config(80)
     cfg.generation = base.generation
     cfg.with_ctc = True
-    cfg.long_form_cfg = LongFormConfig(max_segment_s=args.max_segment_s)
     model = load_stage(args.model_dir).eval()
     torch.set_grad_enabled(False)
 
     rows = []
     for rec in recs:
-        (long,), long_s = decode(model, {rec.name: rec.path}, cfg)
         singles, single_s = decode(model, {u: wav[u] for u in rec.utts}, cfg)
         by_id = {r.id: r.hyp for r in singles}
         ref = " ".join(text[u] for u in rec.utts)
         one_by_one = " ".join(by_id[u] for u in rec.utts)
-        w_long, e_long, n_ref = wer(ref, long.hyp)
-        w_one, e_one, _ = wer(ref, one_by_one)
-        cuts = [p.end for p in (long.pieces or [])[:-1]]
-        row = {
-            "name": rec.name,
-            "minutes": rec.minutes,
-            "seconds_audio": round(rec.duration, 2),
-            "utterances": len(rec.utts),
-            "encoder_frames": long.encoder_frames,
-            "pieces": len(long.pieces or [None]),
-            "cuts_in_silence": sum(in_gap(t, rec.gaps) for t in cuts),
-            "wer_long_form": round(w_long, 2),
-            "wer_one_by_one": round(w_one, 2),
-            "errors_long_form": e_long,
-            "errors_one_by_one": e_one,
-            "ref_words": n_ref,
-            "seconds_long_form": round(long_s, 2),
-            "seconds_one_by_one": round(single_s, 2),
-            "piece_spans": [(round(p.start, 2), round(p.end, 2)) for p in long.pieces or []],
-            "hyp_long_form": long.hyp,
-            "hyp_one_by_one": one_by_one,
-            "ref": ref,
-        }
-        rows.append(row)
-        print(
-            f"{rec.name}: {rec.duration:.0f} s, {row['pieces']} pieces "
-            f"({row['cuts_in_silence']}/{len(cuts)} cuts in silence), WER long-form "
-            f"{w_long:.2f} one by one {w_one:.2f}, {long_s:.1f} s / {single_s:.1f} s",
-            flush=True,
-        )
+        w_one, e_one, n_ref = wer(ref, one_by_one)
+        for max_s in args.max_segment_s:
+            cfg.long_form_cfg = LongFormConfig(max_segment_s=max_s)
+            (long,), long_s = decode(model, {rec.name: rec.path}, cfg)
+            w_long, e_long, _ = wer(ref, long.hyp)
+            rows.append(
+                row_of(rec, long, max_s, (w_long, e_long, long_s), (w_one, e_one, single_s))
+                | {"ref_words": n_ref, "hyp_one_by_one": one_by_one, "ref": ref}
+            )
+            print(
+                f"{rec.name} max {max_s:g} s: {rec.duration:.0f} s, {rows[-1]['pieces']} pieces "
+                f"({rows[-1]['cuts_in_silence']}/{rows[-1]['pieces'] - 1} cuts in silence), "
+                f"WER long-form {w_long:.2f} one by one {w_one:.2f}, "
+                f"{long_s:.1f} s / {single_s:.1f} s",
+                flush=True,
+            )
 
     table = [
-        "| minutes | recordings | pieces | cuts in silence | WER long-form | WER one by one "
-        "| relative difference | seconds long-form | seconds one by one |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| minutes | max_segment_s | recordings | pieces | cuts in silence | WER long-form "
+        "| WER one by one | relative difference | seconds long-form | seconds one by one |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for m in args.minutes:
-        group = [r for r in rows if r["minutes"] == m]
-        n_ref = sum(r["ref_words"] for r in group)
-        w_long = 100.0 * sum(r["errors_long_form"] for r in group) / n_ref
-        w_one = 100.0 * sum(r["errors_one_by_one"] for r in group) / n_ref
-        rel = (w_long - w_one) / w_one if w_one else float("nan")
-        cuts = sum(r["pieces"] - 1 for r in group)
-        table.append(
-            f"| {m:g} | {len(group)} | {sum(r['pieces'] for r in group)} "
-            f"| {sum(r['cuts_in_silence'] for r in group)}/{cuts} | {w_long:.2f} | {w_one:.2f} "
-            f"| {100 * rel:+.1f} % | {sum(r['seconds_long_form'] for r in group):.1f} "
-            f"| {sum(r['seconds_one_by_one'] for r in group):.1f} |"
-        )
+        for max_s in args.max_segment_s:
+            group = [r for r in rows if r["minutes"] == m and r["max_segment_s"] == max_s]
+            table.append(table_row(m, max_s, group))
     summary = {
         "model_dir": args.model_dir,
         "data_dir": args.data_dir,
         "config": args.config,
-        "max_segment_s": args.max_segment_s,
         "seed": args.seed,
         "generation": dataclasses.asdict(cfg.generation),
         "device": "cpu",
@@ -204,6 +180,51 @@ def main() -> None:
     (out / "long_form.json").write_text(json.dumps(summary, indent=1) + "\n")
     (out / "long_form.md").write_text("\n".join(table) + "\n")
     print("\n".join(table))
+
+
+def row_of(
+    rec: Recording,
+    long: DecodeResult,
+    max_s: float,
+    long_scores: tuple[float, int, float],
+    one_scores: tuple[float, int, float],
+) -> dict:
+    """One recording decoded long-form with ``max_s``: its JSON row."""
+    cuts = [p.end for p in (long.pieces or [])[:-1]]
+    return {
+        "name": rec.name,
+        "minutes": rec.minutes,
+        "max_segment_s": max_s,
+        "seconds_audio": round(rec.duration, 2),
+        "utterances": len(rec.utts),
+        "encoder_frames": long.encoder_frames,
+        "pieces": len(long.pieces or [None]),
+        "cuts_in_silence": sum(in_gap(t, rec.gaps) for t in cuts),
+        "wer_long_form": round(long_scores[0], 2),
+        "wer_one_by_one": round(one_scores[0], 2),
+        "errors_long_form": long_scores[1],
+        "errors_one_by_one": one_scores[1],
+        "seconds_long_form": round(long_scores[2], 2),
+        "seconds_one_by_one": round(one_scores[2], 2),
+        "piece_spans": [(round(p.start, 2), round(p.end, 2)) for p in long.pieces or []],
+        "piece_hyps": [p.hyp for p in long.pieces or []],
+        "hyp_long_form": long.hyp,
+    }
+
+
+def table_row(minutes: float, max_s: float, group: list[dict]) -> str:
+    """The markdown row of the recordings of one length decoded with one max_segment_s."""
+    n_ref = sum(r["ref_words"] for r in group)
+    w_long = 100.0 * sum(r["errors_long_form"] for r in group) / n_ref
+    w_one = 100.0 * sum(r["errors_one_by_one"] for r in group) / n_ref
+    rel = f"{100 * (w_long - w_one) / w_one:+.1f} %" if w_one else "-"
+    cuts = sum(r["pieces"] - 1 for r in group)
+    return (
+        f"| {minutes:g} | {max_s:g} | {len(group)} | {sum(r['pieces'] for r in group)} "
+        f"| {sum(r['cuts_in_silence'] for r in group)}/{cuts} | {w_long:.2f} | {w_one:.2f} "
+        f"| {rel} | {sum(r['seconds_long_form'] for r in group):.1f} "
+        f"| {sum(r['seconds_one_by_one'] for r in group):.1f} |"
+    )
 
 
 if __name__ == "__main__":
