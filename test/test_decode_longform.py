@@ -13,6 +13,7 @@ from models_util import model as tiny_model
 from models_util import sharpen_ctc
 
 from soundwave.bin import infer as infer_cli
+from soundwave.config import load_config
 from soundwave.decode.decode import DecodeConfig, decode_cuts
 from soundwave.decode.infer import InferConfig, decode_files, usable_cuts
 from soundwave.decode.longform import LongFormConfig, joins_pieces, split_points
@@ -112,8 +113,11 @@ def test_random_labels_tile_and_respect_the_rules(seed):
 def test_config_and_tasks():
     with pytest.raises(ValueError, match="max_segment_s"):
         LongFormConfig(max_segment_s=0)
-    with pytest.raises(ValueError, match="long_form"):
-        DecodeConfig(long_form="always")
+    cfg = load_config(DecodeConfig, None, ["long_form=false", "long_form_cfg.max_segment_s=30"])
+    assert cfg.long_form is False and cfg.long_form_cfg.max_segment_s == 30
+    assert load_config(DecodeConfig, None, []).long_form is True
+    with pytest.raises(UserError, match=r"long_form_cfg\.max_segment_s"):
+        load_config(DecodeConfig, None, ["long_form_cfg.max_segment_s=0.5"])
     assert joins_pieces("asr") and joins_pieces("st_en_de")
     assert not joins_pieces("qa") and not joins_pieces("gender")
     with pytest.raises(UserError, match="--max-segment-s"):
@@ -184,7 +188,7 @@ def test_three_minutes_through_infer_piece_by_piece(stage_dir, recording, capsys
     assert out.strip() == f"talk {result.hyp}"
 
 
-def test_decode_long_form_auto_and_off(stage_dir, recording):
+def test_decode_long_form_on_and_off(stage_dir, recording):
     path, _ = recording
     model = load_stage(stage_dir).eval()
     cuts, _ = usable_cuts({"talk": str(path)}, print)
@@ -192,9 +196,9 @@ def test_decode_long_form_auto_and_off(stage_dir, recording):
     base.with_ctc = True
     (auto,) = decode_cuts(model, cuts, "asr", base)
     assert auto.pieces is not None and auto.ctc_hyp
-    base.long_form = "off"
+    base.long_form = False
     (whole,) = decode_cuts(model, cuts, "asr", base)
     assert whole.pieces is None and whole.hyp
-    base.long_form, base.instruction = "auto", "Is the speaker male or female?"
+    base.long_form, base.instruction = True, "Is the speaker male or female?"
     (gender,) = decode_cuts(model, cuts, "gender", base)
     assert gender.pieces is None  # answered on the whole recording

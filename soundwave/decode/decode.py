@@ -74,16 +74,14 @@ class DecodeConfig:
     # >0: after decoding, time this many utterances at batch 1 from log-mel to the first
     # (greedy) token; decode.json gets the times and their median
     measure_ttft: int = 0
-    # long recordings (soundwave/decode/longform.py): auto = an utterance longer than
+    # long recordings (soundwave/decode/longform.py): true = an utterance longer than
     # long_form_cfg.max_segment_s is cut at the adapter's CTC blank runs, its pieces decoded
     # and the answers joined, for transcription and translation tasks (others answer on the
-    # whole, as does a model without a CTC head) | off = every utterance whole
-    long_form: str = "auto"
+    # whole, as does a model without a CTC head) | false = every utterance whole
+    long_form: bool = True
     long_form_cfg: LongFormConfig = field(default_factory=LongFormConfig)
 
     def __post_init__(self) -> None:
-        if self.long_form not in ("auto", "off"):
-            raise ValueError(f"long_form must be auto or off, not '{self.long_form}'")
         if self.mode not in ("generate", "ctc"):
             raise ValueError(f"mode must be generate or ctc, not '{self.mode}'")
         if self.guard not in GUARD_MODES:
@@ -161,9 +159,7 @@ def decode_cuts(
     guard, transcription = cfg.guard != "off", answers_with_transcript(task)
     fallback = cfg.guard == "fallback" and transcription
     model.eval()
-    long_form = (
-        cfg.long_form == "auto" and mode == "generate" and model.cfg.has_ctc and joins_pieces(task)
-    )
+    long_form = cfg.long_form and mode == "generate" and model.cfg.has_ctc and joins_pieces(task)
     batches = eval_batches(cuts, task, cfg.data, max_utts, cfg.instruction, cfg.need_target)
     for batch in batches:
         t0 = time.time()

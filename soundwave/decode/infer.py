@@ -71,7 +71,7 @@ class InferConfig:
             raise UserError(f"--max-segment-s {err.message}, not {self.max_segment_s}") from None
         return DecodeConfig(
             with_stats=False,
-            long_form="auto",
+            long_form=True,
             long_form_cfg=long_form,
             instruction=self.instruction,
             need_target=False,
