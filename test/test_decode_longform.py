@@ -14,9 +14,10 @@ from models_util import sharpen_ctc
 
 from soundwave.bin import infer as infer_cli
 from soundwave.config import load_config
-from soundwave.decode.decode import DecodeConfig, decode_cuts
+from soundwave.decode.decode import DecodeConfig, DecodeStats, decode_cuts
 from soundwave.decode.infer import InferConfig, decode_files, usable_cuts
 from soundwave.decode.longform import LongFormConfig, joins_pieces, split_points
+from soundwave.decode.outputs import write_results
 from soundwave.errors import UserError
 from soundwave.features.fbank import whisper_fbank
 from soundwave.models.stage_dir import load_stage, save_stage
@@ -188,7 +189,7 @@ def test_three_minutes_through_infer_piece_by_piece(stage_dir, recording, capsys
     assert out.strip() == f"talk {result.hyp}"
 
 
-def test_decode_long_form_on_and_off(stage_dir, recording):
+def test_decode_long_form_on_and_off(stage_dir, recording, tmp_path):
     path, _ = recording
     model = load_stage(stage_dir).eval()
     cuts, _ = usable_cuts({"talk": str(path)}, print)
@@ -196,9 +197,15 @@ def test_decode_long_form_on_and_off(stage_dir, recording):
     base.with_ctc = True
     (auto,) = decode_cuts(model, cuts, "asr", base)
     assert auto.pieces is not None and auto.ctc_hyp
+    write_results(tmp_path, [auto], DecodeStats())
+    lines = (tmp_path / "pieces.txt").read_text().splitlines()
+    assert [line.split(" ", 4)[1] for line in lines] == [f"{k:03d}" for k in range(len(lines))]
+    assert [[*line.split(" ", 4), ""][4] for line in lines] == [p.hyp for p in auto.pieces]
     base.long_form = False
     (whole,) = decode_cuts(model, cuts, "asr", base)
     assert whole.pieces is None and whole.hyp
+    write_results(tmp_path, [whole], DecodeStats())
+    assert not (tmp_path / "pieces.txt").exists()
     base.long_form, base.instruction = True, "Is the speaker male or female?"
     (gender,) = decode_cuts(model, cuts, "gender", base)
     assert gender.pieces is None  # answered on the whole recording

@@ -222,8 +222,8 @@ def long_form_generate(
         )
         ctc_texts = model.tokenizer.batch_decode(ctc_ids, skip_special_tokens=True)
         for k, (b, _, _) in enumerate(group):
-            hyps[b].append(texts[k].strip())
-            ctcs[b].append(ctc_texts[k].strip())
+            hyps[b].append(" ".join(texts[k].split()))  # one line per piece in pieces.txt
+            ctcs[b].append(" ".join(ctc_texts[k].split()))
             fin[b] += int(enc.frame_lens[k])
             fout[b] += int(enc.lengths[k])
     return LongFormResult(
