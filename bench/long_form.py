@@ -116,6 +116,12 @@ def main() -> None:
     parser.add_argument(
         "--max-segment-s", type=float, nargs="+", default=[20.0], help="one run per value"
     )
+    parser.add_argument(
+        "--split-blank-s",
+        type=float,
+        default=0.0,
+        help="also cut at every blank run this long (long_form_cfg.split_blank_s; 0: off)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     out = Path(args.out_dir)
@@ -141,7 +147,9 @@ def main() -> None:
         one_by_one = " ".join(by_id[u] for u in rec.utts)
         w_one, e_one, n_ref = wer(ref, one_by_one)
         for max_s in args.max_segment_s:
-            cfg.long_form_cfg = LongFormConfig(max_segment_s=max_s)
+            cfg.long_form_cfg = LongFormConfig(
+                max_segment_s=max_s, split_blank_s=args.split_blank_s
+            )
             (long,), long_s = decode(model, {rec.name: rec.path}, cfg)
             w_long, e_long, _ = wer(ref, long.hyp)
             rows.append(
@@ -170,6 +178,7 @@ def main() -> None:
         "data_dir": args.data_dir,
         "config": args.config,
         "seed": args.seed,
+        "split_blank_s": args.split_blank_s,
         "generation": dataclasses.asdict(cfg.generation),
         "device": "cpu",
         "torch_threads": torch.get_num_threads(),

@@ -91,6 +91,19 @@ def test_without_blanks_cuts_between_tokens_where_blank_is_likeliest():
     assert not any(inside_token(lab, s) for s, _ in pieces[1:])
 
 
+def test_split_blank_cuts_at_every_long_pause():
+    sentence = [(3, 4), (BLANK, 2), (4, 5)]  # 11 frames, a 2-frame pause inside
+    lab = labels_of([(BLANK, 6), *sentence, (BLANK, 8), *sentence, (BLANK, 10), *sentence])
+    # max 100: one piece without split_blank; with 5, a cut in each of the two pauses
+    assert split_points(lab, BLANK, 100) == [(0, len(lab))]
+    pieces = split_points(lab, BLANK, 100, split_blank=5)
+    assert pieces == [(0, 21), (21, 41), (41, len(lab))]  # centres of 17-25 and 36-46
+    # pieces still at most max_frames: a long one is cut by the greedy rule within
+    pieces = split_points(lab, BLANK, 12, split_blank=9)
+    check_tiling(pieces, len(lab), 12)
+    assert 41 in {s for s, _ in pieces}
+
+
 def test_one_token_for_a_whole_window_is_cut_at_the_window():
     lab = labels_of([(5, 130)])
     pieces = split_points(lab, BLANK, 50)
@@ -103,7 +116,8 @@ def test_random_labels_tile_and_respect_the_rules(seed):
     spec = [(int(g.integers(1, 6)) if i % 2 else BLANK, int(g.integers(1, 15))) for i in range(80)]
     lab = labels_of(spec)
     max_frames = int(g.integers(20, 120))
-    pieces = split_points(lab, BLANK, max_frames, min_blank=int(g.integers(1, 6)))
+    split = int(g.integers(0, 10))  # 0: off
+    pieces = split_points(lab, BLANK, max_frames, int(g.integers(1, 6)), split_blank=split)
     check_tiling(pieces, len(lab), max_frames)
     for (prev, _), (cut, _) in itertools.pairwise(pieces):
         # a token is split only where the whole window of possible cuts is that token

@@ -17,11 +17,15 @@ needlessly short; the centre is moved into the window if the run reaches past it
 no such run: the longest shorter blank run; with no blank at all, the boundary between two
 different tokens with the highest blank posterior, else the window's end.  A cut never
 falls between two frames of the same token (unless a whole window is one token), and the
-pieces tile the utterance: no frame is lost or repeated.
+pieces tile the utterance: no frame is lost or repeated.  ``split_blank_s`` > 0 first
+cuts at the centre of every blank run at least that long (a pause between sentences):
+for a model whose LLM only ever heard one sentence at a time, which given a piece of
+several answers about one of them.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -42,12 +46,16 @@ class LongFormConfig:
     max_segment_s: float = 20.0  # longer utterances are cut into pieces of at most this
     min_blank: int = 3  # adapter frames (of 40 ms at stack 2): a shorter blank run is a last resort
     window_batch: int = 16  # pieces (and segmentation windows) per adapter/LLM call
+    # >0: also cut at every blank run at least this long (a pause between sentences), for
+    # a model whose LLM was trained on single sentences; 0: cut only to keep pieces short
+    split_blank_s: float = 0.0
 
     def __post_init__(self) -> None:
         ok = isinstance(self.max_segment_s, (int, float)) and math.isfinite(self.max_segment_s)
         require(ok and self.max_segment_s >= 1, "max_segment_s", "must be at least 1 second")
         require(self.min_blank >= 1, "min_blank", "must be at least 1")
         require(self.window_batch >= 1, "window_batch", "must be at least 1")
+        require(self.split_blank_s >= 0, "split_blank_s", "must be >= 0 (0: off)")
 
 
 def joins_pieces(task: str) -> bool:
@@ -75,17 +83,40 @@ def split_points(
     max_frames: int,
     min_blank: int = 3,
     blank_prob: torch.Tensor | None = None,
+    split_blank: int = 0,
 ) -> list[tuple[int, int]]:
     """Pieces ``[start, end)`` tiling ``labels`` (T,), the CTC argmax of each frame, each at
     most ``max_frames`` long, cut at blank runs as the module's docstring says.
-    ``blank_prob`` (T,) ranks the fallback cuts between tokens."""
+    ``blank_prob`` (T,) ranks the fallback cuts between tokens.  ``split_blank`` > 0 also
+    cuts at the centre of every blank run at least that long (not at the very start or
+    end): pieces of one sentence each, for an LLM that only ever heard one."""
     if max_frames < 1:
         raise ValueError(f"max_frames must be >= 1, not {max_frames}")
     labels = labels.tolist()
     total = len(labels)
     runs = _runs([lab == blank for lab in labels])
     probs = blank_prob.tolist() if blank_prob is not None else [0.0] * total
-    pieces, start = [], 0
+    bounds = [0]
+    if split_blank > 0:
+        bounds += [(a + b) // 2 for a, b in runs if b - a >= split_blank and a > 0 and b < total]
+    bounds.append(total)
+    pieces = []
+    for lo, hi in itertools.pairwise(bounds):
+        pieces += _fit(labels, runs, probs, lo, hi, max_frames, min_blank)
+    return pieces
+
+
+def _fit(
+    labels: list[int],
+    runs: list[tuple[int, int]],
+    probs: list[float],
+    start: int,
+    total: int,
+    max_frames: int,
+    min_blank: int,
+) -> list[tuple[int, int]]:
+    """:func:`split_points`' greedy rule on frames ``[start, total)``."""
+    pieces = []
     while total - start > max_frames:
         end = start + max_frames  # the last allowed cut
         half = start + max_frames // 2
@@ -167,7 +198,8 @@ def segment(
     pieces = []
     for b, n in enumerate(lens.tolist()):
         lab, prob = torch.cat(labels[b]), torch.cat(probs[b])
-        cuts = split_points(lab, blank, max_frames, cfg.min_blank, prob)
+        split = math.ceil(cfg.split_blank_s * 50 / stack)
+        cuts = split_points(lab, blank, max_frames, cfg.min_blank, prob, split)
         pieces.append([(a * stack, min(e * stack, n)) for a, e in cuts])
     return pieces
 
