@@ -18,6 +18,11 @@ with the CTC transcript, repeats, words per second, reasons; limits ``guard_limi
 keeps the LLM's in ``hyp_llm.txt``.  ``measure_ttft=N`` times N utterances at batch 1 to
 the first token (``ttft_ms``, ``ttft_median_ms`` in decode.json).
 
+An utterance longer than ``long_form_cfg.max_segment_s`` (20 s) is decoded long-form
+(``long_form=true``, the default; ``false`` decodes it whole): cut at the adapter's CTC
+blank runs, its pieces decoded and the answers joined in order, for asr and st_* (qa,
+gender... answer on the whole recording); see README, *Long recordings*.
+
 ``--instruction TEXT`` asks every utterance the same thing (e.g. "Please transcribe the
 audio.", the released model's phrasing) instead of the task's evaluation instruction;
 the task still names the reference.  It is the config key ``instruction``.

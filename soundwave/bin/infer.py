@@ -8,10 +8,13 @@ Usage:
 
 Audio: any format the front end reads (wav, flac, mp3, ...), any sample rate (resampled to
 16 kHz), any channel count (averaged), any length (longer than 30 s is encoded window by
-window).  Output: ``<utt-id> <text>`` lines on stdout in input order, or a Kaldi-style
-text file (sorted by id, written atomically) with ``--out``.  Utterance ids are the file
-stems (``-2``, ``-3``... for repeats), or the ``wav.scp`` keys.  ``--task`` asks that
-task's evaluation instruction (default asr); ``--instruction`` any other.  A file that
+window; longer than ``--max-segment-s``, 20 s by default, it is cut at the silences the
+adapter's CTC hears and the pieces' transcripts or translations are joined in order;
+``--task qa``, ``gender``... answer on the whole recording).  Output: ``<utt-id> <text>``
+lines on stdout in input order, or a Kaldi-style text file (sorted by id, written
+atomically) with ``--out``.  Utterance ids are the file stems (``-2``, ``-3``... for
+repeats), or the ``wav.scp`` keys.  ``--task`` asks that task's evaluation instruction
+(default asr); ``--instruction`` any other.  A file that
 cannot be read gets one line on stderr and the others are still transcribed; the exit
 status is 1 if any file failed.
 """
@@ -42,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num-beams", type=int, default=1)
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=8, help="files per generate call")
+    parser.add_argument(
+        "--max-segment-s",
+        type=float,
+        default=20.0,
+        help="longer files are transcribed in pieces of at most this many seconds",
+    )
     args = parser.parse_args(argv)
     cfg = InferConfig(
         task=args.task,
@@ -49,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         num_beams=args.num_beams,
         max_new_tokens=args.max_new_tokens,
         batch_size=args.batch_size,
+        max_segment_s=args.max_segment_s,
     )
     failed = infer_files(args.model_dir, read_inputs(args.audio, args.wav_scp), cfg, args.out)
     return 1 if failed else 0

@@ -19,6 +19,7 @@ from lhotse import CutSet
 
 from soundwave.data.batches import DataConfig, eval_batches
 from soundwave.data.collate import audio_inputs
+from soundwave.decode.longform import LongFormConfig, Piece, joins_pieces, long_form_generate
 from soundwave.score.guard import GUARD_MODES, GuardLimits, Verdict, answers_with_transcript, check
 
 
@@ -73,6 +74,12 @@ class DecodeConfig:
     # >0: after decoding, time this many utterances at batch 1 from log-mel to the first
     # (greedy) token; decode.json gets the times and their median
     measure_ttft: int = 0
+    # long recordings (soundwave/decode/longform.py): true = an utterance longer than
+    # long_form_cfg.max_segment_s is cut at the adapter's CTC blank runs, its pieces decoded
+    # and the answers joined, for transcription and translation tasks (others answer on the
+    # whole, as does a model without a CTC head) | false = every utterance whole
+    long_form: bool = True
+    long_form_cfg: LongFormConfig = field(default_factory=LongFormConfig)
 
     def __post_init__(self) -> None:
         if self.mode not in ("generate", "ctc"):
@@ -108,6 +115,8 @@ class DecodeResult:
     transcript_tokens: int | None = None  # LLM tokens of the transcript (with the stats)
     llm_hyp: str | None = None  # the LLM's own hypothesis, where the guard is on
     guard: Verdict | None = None
+    pieces: list[Piece] | None = None  # where decoded long-form: the pieces and their answers
+    encoder_frames: int | None = None  # long-form: the 50 Hz encoder frames of the whole
 
 
 @dataclass
@@ -150,16 +159,29 @@ def decode_cuts(
     guard, transcription = cfg.guard != "off", answers_with_transcript(task)
     fallback = cfg.guard == "fallback" and transcription
     model.eval()
+    long_form = cfg.long_form and mode == "generate" and model.cfg.has_ctc and joins_pieces(task)
     batches = eval_batches(cuts, task, cfg.data, max_utts, cfg.instruction, cfg.need_target)
     for batch in batches:
         t0 = time.time()
         audio = {
             k: v.to(device) if torch.is_tensor(v) else v for k, v in audio_inputs(batch).items()
         }
+        durations = (batch["feat_lens"].double() / 100.0).tolist()
+        pieces: list[list[Piece] | None] = [None] * len(durations)
+        enc_frames: list[int | None] = [None] * len(durations)
         with torch.no_grad():
             if mode == "ctc":
                 hyps = ctc_hyps = model.ctc_transcribe(**audio)
                 frames_in = frames_out = [None] * len(hyps)
+            elif long_form and max(durations) > cfg.long_form_cfg.max_segment_s:
+                # the whole batch: a short utterance is one piece, decoded as it would be
+                out = long_form_generate(
+                    model, audio, batch["instructions"], cfg.long_form_cfg, gen.kwargs(task)
+                )
+                hyps, pieces, enc_frames = out.hyps, out.pieces, out.encoder_frames
+                ctc_hyps = out.ctc_hyps if with_ctc else [None] * len(hyps)
+                frames_in = out.frames_in if with_stats else [None] * len(hyps)
+                frames_out = out.frames_out if with_stats else [None] * len(hyps)
             else:
                 # one pass through the encoder serves the LLM, the CTC transcript and the stats
                 enc = model.encode_audio(**audio)
@@ -173,7 +195,6 @@ def decode_cuts(
                 )
                 frames_in = enc.frame_lens.tolist() if with_stats else [None] * len(hyps)
                 frames_out = enc.lengths.tolist() if with_stats else [None] * len(hyps)
-        durations = (batch["feat_lens"].double() / 100.0).tolist()
         if stats is not None:
             stats.utts += len(hyps)
             stats.audio_seconds += sum(durations)
@@ -191,6 +212,8 @@ def decode_cuts(
                 frames_in=frames_in[i],
                 frames_out=frames_out[i],
                 duration=durations[i],
+                pieces=pieces[i],
+                encoder_frames=enc_frames[i],
             )
             if with_stats and transcript:
                 result.transcript_tokens = len(

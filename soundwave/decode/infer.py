@@ -5,7 +5,10 @@ or an ark entry), made 16 kHz mono as openai-whisper's ffmpeg makes them, exactl
 dir goes through ``make_manifests`` (:func:`~soundwave.features.fbank.to_mono_16k`); log-mel is computed on the fly by the training
 extractor, and batches are made by the decoder's own :func:`~soundwave.decode.decode.decode_cuts`
 (longest files first, ``batch_size`` files per ``generate`` call).  Audio longer than the
-encoder's window goes through its window-by-window path.
+encoder's window goes through its window-by-window path; a file longer than
+``max_segment_s`` is transcribed (or translated) piece by piece, cut at the adapter's CTC
+blank runs, and the answers joined (:mod:`soundwave.decode.longform`); a task whose answer
+is not a transcript or translation (qa, gender, ...) is answered on the whole recording.
 
 A file that cannot be used (missing, not audio, empty, corrupt, too short) is reported on
 one line and left out; the others are still transcribed.
@@ -24,10 +27,12 @@ from pathlib import Path
 import torch
 from lhotse import CutSet, MonoCut, MultiCut
 
+from soundwave.config import ConfigValueError
 from soundwave.data.batches import DataConfig
 from soundwave.data.lhotse_io import recording_of
 from soundwave.data.tables import read_table
-from soundwave.decode.decode import DecodeConfig, GenerationConfig, decode_cuts
+from soundwave.decode.decode import DecodeConfig, DecodeResult, GenerationConfig, decode_cuts
+from soundwave.decode.longform import LongFormConfig
 from soundwave.decode.outputs import write_lines
 from soundwave.errors import UserError
 from soundwave.features.fbank import load_cut_audio, to_mono_16k
@@ -49,6 +54,7 @@ class InferConfig:
     max_new_tokens: int = 128
     batch_size: int = 8  # files per generate call
     max_batch_seconds: float = 600.0  # and at most this much audio in one call
+    max_segment_s: float = 20.0  # longer files are decoded in pieces of at most this
 
     def decode_config(self, n_mels: int) -> DecodeConfig:
         """The decoder's config: on-the-fly features, no references, no statistics."""
@@ -59,8 +65,14 @@ class InferConfig:
             raise UserError(
                 f"task {self.task!r} asks each utterance's own question: pass --instruction"
             )
+        try:
+            long_form = LongFormConfig(max_segment_s=self.max_segment_s)
+        except ConfigValueError as err:
+            raise UserError(f"--max-segment-s {err.message}, not {self.max_segment_s}") from None
         return DecodeConfig(
             with_stats=False,
+            long_form=True,
+            long_form_cfg=long_form,
             instruction=self.instruction,
             need_target=False,
             data=DataConfig(
@@ -130,16 +142,26 @@ def usable_cuts(inputs: dict[str, str], report: Callable[[str], None]) -> tuple[
     return CutSet.from_cuts(cuts), failed
 
 
-def transcribe(
+def decode_files(
     model: torch.nn.Module, cuts: CutSet, cfg: InferConfig, device: torch.device | None = None
-) -> dict[str, str]:
-    """Utterance id -> the model's answer, for cuts with audio (batched, longest first)."""
+) -> list[DecodeResult]:
+    """The decoder's results for cuts with audio (batched, longest first), with the pieces
+    of each file decoded long-form."""
     dcfg = cfg.decode_config(model.encoder.n_mels)
     cuts = cuts.sort_by_duration(ascending=False)
     with warnings.catch_warnings():  # a handful of files in memory is what infer means to use
         warnings.filterwarnings("ignore", message=".*eagerly read CutSet")
         warnings.filterwarnings("ignore", message=WHOLE_COMMAND_READ)
-        return {r.id: r.hyp for r in decode_cuts(model, cuts, cfg.task, dcfg, device=device)}
+        # a file longer than max_batch_seconds is a batch of its own, as wanted
+        warnings.filterwarnings("ignore", message=".*exceeded the max_duration")
+        return list(decode_cuts(model, cuts, cfg.task, dcfg, device=device))
+
+
+def transcribe(
+    model: torch.nn.Module, cuts: CutSet, cfg: InferConfig, device: torch.device | None = None
+) -> dict[str, str]:
+    """Utterance id -> the model's answer, for cuts with audio (batched, longest first)."""
+    return {r.id: r.hyp for r in decode_files(model, cuts, cfg, device)}
 
 
 def read_inputs(audio: list[str], wav_scp: str | None) -> dict[str, str]:

@@ -6,10 +6,13 @@ transcript, when decoded), ``shrink_stats.txt`` (``<utt-id> <seconds> <adapter-f
 and, with ``guard: fallback``, ``hyp_llm.txt`` (the LLM's own hypotheses), and
 ``decode.json``: counts, speed, positions per second of audio and per transcript token,
 the guard's mode and count of flagged utterances, and the times to the first token at
-batch 1 (``ttft_ms``, their median ``ttft_median_ms``).  Shards of a parallel decode are
-written under ``<dir>/shards/<J>`` and merged by :func:`merge_shards`; each shard's
-``decode.json`` records what it decoded (:func:`decode_identity`: the model dir, a hash of
-its weights, the manifest and ``J/N``), and a merge refuses shards that disagree.
+batch 1 (``ttft_ms``, their median ``ttft_median_ms``).  Utterances decoded long-form
+(:mod:`soundwave.decode.longform`) add ``pieces.txt``: ``<utt-id> <piece> <start-s>
+<end-s> <text>``, a line per piece (numbered from 000, so that sorted lines stay in
+order).  Shards of a parallel decode are written under ``<dir>/shards/<J>`` and merged by
+:func:`merge_shards`; each shard's ``decode.json`` records what it decoded
+(:func:`decode_identity`: the model dir, a hash of its weights, the manifest and
+``J/N``), and a merge refuses shards that disagree.
 """
 
 from __future__ import annotations
@@ -26,7 +29,16 @@ from soundwave.score.guard import GUARD_FILE, LLM_HYP_FILE
 from soundwave.score.textio import read_shrink_stats
 from soundwave.stages import WEIGHTS_NAME, read_stage_info, recorded_config_hash
 
-OUTPUTS = ("hyp.txt", "ref.txt", "ctc_hyp.txt", "shrink_stats.txt", GUARD_FILE, LLM_HYP_FILE)
+PIECES_FILE = "pieces.txt"
+OUTPUTS = (
+    "hyp.txt",
+    "ref.txt",
+    "ctc_hyp.txt",
+    "shrink_stats.txt",
+    GUARD_FILE,
+    LLM_HYP_FILE,
+    PIECES_FILE,
+)
 # what must agree between the shards of one decoding (decode_identity's keys)
 SAME_IN_SHARDS = {"model_weights": "model", "cuts": "manifest"}
 
@@ -118,6 +130,15 @@ def write_results(
             out_dir / "shrink_stats.txt",
             [f"{r.id} {r.duration:.2f} {r.frames_in} {r.frames_out}" for r in measured],
         )
+    pieces = [
+        f"{r.id} {k:03d} {p.start:.2f} {p.end:.2f} {p.hyp}"
+        for r in results
+        for k, p in enumerate(r.pieces or [])
+    ]
+    if pieces:
+        write_lines(out_dir / PIECES_FILE, pieces)
+    else:  # what is beside hyp.txt comes from the same decoding
+        (out_dir / PIECES_FILE).unlink(missing_ok=True)
     extra: dict = {"tasks": sorted({r.task for r in results}), **(identity or {})}
     guarded = [r for r in results if r.guard is not None]
     remove_stale(out_dir, guard)

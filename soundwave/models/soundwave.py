@@ -220,13 +220,19 @@ class SoundwaveModel(nn.Module):
         feat_tails: torch.Tensor | None = None,
     ) -> AudioEncoding:
         """Features (or stored encoder frames) -> the vectors that replace the audio placeholder."""
+        return self.encode_frames(*self._encoder_frames(feats, feat_lens, encoded, feat_tails))
+
+    def encode_frames(self, x: torch.Tensor, lens: torch.Tensor) -> AudioEncoding:
+        """Encoder frames (B, T50, d) and lengths -> the LLM's audio vectors: adapter, CTC
+        head and bridge (long-form decoding runs them on each piece's frames)."""
         if self.cfg.bridge == "linear":
-            x, lens = self._encoder_frames(feats, feat_lens, encoded, feat_tails)
             emb, lens = self.bridge(x.to(self.device), lens.to(self.device))
             index = torch.arange(emb.shape[1], device=emb.device).expand(emb.shape[0], -1)
             index = index.masked_fill(~lengths_to_mask(lens, emb.shape[1]), -1)
             return AudioEncoding(emb, lens, index, None, lens)
-        frames, lens, logits = self._adapter_frames(feats, feat_lens, encoded, feat_tails)
+        device = self.adapter.proj.weight.device
+        frames, lens = self.adapter(x.to(device), lens.to(device))
+        logits = self.ctc_head(frames)
         emb, counts, index = self.bridge(frames, lens, logits)
         return AudioEncoding(emb, counts, index, logits, lens)
 
