@@ -27,7 +27,7 @@ from soundwave.errors import UserError
 from soundwave.fileio import atomic_write
 from soundwave.score.guard import GUARD_FILE, LLM_HYP_FILE
 from soundwave.score.textio import read_shrink_stats
-from soundwave.stages import WEIGHTS_NAME, read_stage_info, recorded_config_hash
+from soundwave.stages import CONFIG_NAME, WEIGHTS_NAME, read_stage_info, recorded_config_hash
 
 PIECES_FILE = "pieces.txt"
 OUTPUTS = (
@@ -56,11 +56,17 @@ def decode_identity(model_dir: str | os.PathLike, cuts: str | os.PathLike, shard
     weights (the training config hash cannot tell a longer run of the same config apart),
     that config hash where recorded, the manifest and the shard ``J/N``."""
     model_dir = Path(model_dir)
-    weights = model_dir / WEIGHTS_NAME
+    # a stage dir's trained weights, or a bare HF model's (the Whisper reference)
+    weights = next(
+        (model_dir / n for n in (WEIGHTS_NAME, "model.safetensors") if (model_dir / n).is_file()),
+        model_dir / WEIGHTS_NAME,
+    )
     return {
         "model_dir": str(model_dir.resolve()),
         "model_weights": _file_sha256(weights) if weights.is_file() else None,
-        "model_config_hash": recorded_config_hash(read_stage_info(model_dir)),
+        "model_config_hash": recorded_config_hash(read_stage_info(model_dir))
+        if (model_dir / CONFIG_NAME).is_file()
+        else None,
         "cuts": str(Path(cuts).resolve()),
         "shard": shard,
     }

@@ -22,7 +22,7 @@ from soundwave.data.batches import DataConfig, eval_batches
 from soundwave.data.lhotse_io import load_cuts
 from soundwave.data.shards import parse_shard, shard_cuts
 from soundwave.decode.decode import DecodeResult, DecodeStats
-from soundwave.decode.outputs import write_results
+from soundwave.decode.outputs import decode_identity, write_results
 from soundwave.errors import UserError
 from soundwave.models.encoder import pad_window
 from soundwave.models.weights import require_dir
@@ -98,5 +98,5 @@ def decode_whisper_to_dir(
     out = Path(out_dir) / "shards" / str(job) if num > 1 else Path(out_dir)
     stats = DecodeStats()
     results = list(whisper_transcripts(cuts, whisper_dir, opts, stats))
-    write_results(out, results, stats)
+    write_results(out, results, stats, identity=decode_identity(whisper_dir, cuts_path, shard))
     return stats
