@@ -164,6 +164,18 @@ def pad_like_silence(feats: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
     return torch.where(pad[..., None], floor[:, None, None], feats)
 
 
+def move_to(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """The batch's tensors on ``device`` (everything else as it is)."""
+    return {
+        k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()
+    }
+
+
+def batch_seconds(batch: dict[str, Any]) -> list[float]:
+    """Each utterance's duration in seconds, from its 100 Hz log-mel frame count."""
+    return (batch["feat_lens"].double() / 100.0).tolist()
+
+
 def audio_inputs(batch: dict[str, Any]) -> dict[str, Any]:
     """The model's audio arguments: the stored encoder outputs (which the model then uses;
     ``feat_lens`` still goes along, for the throughput counts), or the log-mel."""

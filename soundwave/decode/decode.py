@@ -18,7 +18,7 @@ import torch
 from lhotse import CutSet
 
 from soundwave.data.batches import DataConfig, eval_batches
-from soundwave.data.collate import audio_inputs
+from soundwave.data.collate import audio_inputs, batch_seconds, move_to
 from soundwave.decode.longform import LongFormConfig, Piece, joins_pieces, long_form_generate
 from soundwave.score.guard import GUARD_MODES, GuardLimits, Verdict, answers_with_transcript, check
 
@@ -131,6 +131,12 @@ class DecodeStats:
     def rtf(self) -> float:
         return self.elapsed_seconds / self.audio_seconds if self.audio_seconds else 0.0
 
+    def add(self, seconds: list[float], elapsed: float) -> None:
+        """Count one decoded batch: its utterances' durations and the time it took."""
+        self.utts += len(seconds)
+        self.audio_seconds += sum(seconds)
+        self.elapsed_seconds += elapsed
+
     @property
     def ttft_median(self) -> float | None:
         return statistics.median(self.ttft) if self.ttft else None
@@ -163,10 +169,8 @@ def decode_cuts(
     batches = eval_batches(cuts, task, cfg.data, max_utts, cfg.instruction, cfg.need_target)
     for batch in batches:
         t0 = time.time()
-        audio = {
-            k: v.to(device) if torch.is_tensor(v) else v for k, v in audio_inputs(batch).items()
-        }
-        durations = (batch["feat_lens"].double() / 100.0).tolist()
+        audio = move_to(audio_inputs(batch), device)
+        durations = batch_seconds(batch)
         pieces: list[list[Piece] | None] = [None] * len(durations)
         enc_frames: list[int | None] = [None] * len(durations)
         with torch.no_grad():
@@ -196,9 +200,7 @@ def decode_cuts(
                 frames_in = enc.frame_lens.tolist() if with_stats else [None] * len(hyps)
                 frames_out = enc.lengths.tolist() if with_stats else [None] * len(hyps)
         if stats is not None:
-            stats.utts += len(hyps)
-            stats.audio_seconds += sum(durations)
-            stats.elapsed_seconds += time.time() - t0
+            stats.add(durations, time.time() - t0)
         for i, utt in enumerate(batch["ids"]):
             hyp = " ".join(hyps[i].split())
             ctc = None if ctc_hyps[i] is None else " ".join(ctc_hyps[i].split())
@@ -249,9 +251,7 @@ def first_token_seconds(
     times = []
     for k, batch in enumerate([batches[0], *batches] if batches else []):
         start = time.perf_counter()
-        audio = {
-            key: v.to(device) if torch.is_tensor(v) else v for key, v in audio_inputs(batch).items()
-        }
+        audio = move_to(audio_inputs(batch), device)
         with torch.no_grad():
             enc = model.encode_audio(**audio)
             model.generate_ids(

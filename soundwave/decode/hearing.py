@@ -34,7 +34,7 @@ from lhotse import CutSet
 
 from soundwave.config import load_config
 from soundwave.data.batches import DataConfig, eval_batches
-from soundwave.data.collate import audio_inputs
+from soundwave.data.collate import audio_inputs, move_to
 from soundwave.data.encoder_cache import EncoderFrames
 from soundwave.data.lhotse_io import load_cuts
 from soundwave.decode.decode import DecodeConfig
@@ -177,9 +177,7 @@ def hearing_check(
     for batch in eval_batches(cuts, task, data, utts):
         if len(batch["ids"]) < 2:
             continue
-        real = {
-            k: v.to(device) if torch.is_tensor(v) else v for k, v in audio_inputs(batch).items()
-        }
+        real = move_to(audio_inputs(batch), device)
         inputs = {
             "real": real,
             "silence": silent_audio(real, model.encoder.n_mels),
@@ -189,10 +187,12 @@ def hearing_check(
         weight = 0.0
         with torch.no_grad():
             for cond, audio in inputs.items():
-                out = model(instructions=batch["instructions"], targets=batch["targets"], **audio)
+                enc = model.encode_audio(**audio)  # one encoding for the loss and the answers
+                out = model(
+                    instructions=batch["instructions"], targets=batch["targets"], encoding=enc
+                )
                 weight = float(out["num_tokens"]) if weight_by_tokens else len(batch["ids"])
                 loss_sums[cond] += float(out["lm_loss"]) * weight
-                enc = model.encode_audio(**audio)
                 hyps = model.generate(
                     None, None, batch["instructions"], max_new_tokens, encoding=enc
                 )

@@ -187,10 +187,8 @@ def segment(
     probs: list[list[torch.Tensor]] = [[] for _ in range(len(lens))]
     blank = model.audio_token_id
     for group in _batched(spans, cfg.window_batch):
-        frames, flens = _pad([x[b, s:e] for b, s, e in group])
-        device = model.adapter.proj.weight.device
-        out, out_lens = model.adapter(frames.to(device), flens.to(device))
-        logits = model.ctc_head(out).float()
+        _, out_lens, logits = model.adapt_frames(*_pad([x[b, s:e] for b, s, e in group]))
+        logits = logits.float()
         for (b, _, _), row, n in zip(group, logits, out_lens.tolist()):
             labels[b].append(row[:n].argmax(-1).cpu())
             probs[b].append(row[:n].softmax(-1)[:, blank].cpu())
@@ -220,7 +218,7 @@ def long_form_generate(
     meant for one sentence.
     """
     model.eval()
-    x, lens = model._encoder_frames(
+    x, lens = model.encoder_frames(
         audio.get("feats"), audio.get("feat_lens"), audio.get("encoded"), audio.get("feat_tails")
     )
     lens = lens.to(x.device)

@@ -19,6 +19,7 @@ import torch
 from lhotse import CutSet
 
 from soundwave.data.batches import DataConfig, eval_batches
+from soundwave.data.collate import batch_seconds
 from soundwave.data.lhotse_io import load_cuts
 from soundwave.data.shards import parse_shard, shard_cuts
 from soundwave.decode.decode import DecodeResult, DecodeStats
@@ -75,11 +76,9 @@ def whisper_transcripts(
                 max_new_tokens=opts.max_new_tokens,
             )
         hyps = processor.tokenizer.batch_decode(ids, skip_special_tokens=True)
-        durations = (batch["feat_lens"].double() / 100.0).tolist()
+        durations = batch_seconds(batch)
         if stats is not None:
-            stats.utts += len(hyps)
-            stats.audio_seconds += sum(durations)
-            stats.elapsed_seconds += time.time() - t0
+            stats.add(durations, time.time() - t0)
         for utt, hyp, ref, dur in zip(batch["ids"], hyps, batch["targets"], durations):
             yield DecodeResult(id=utt, task="asr", hyp=" ".join(hyp.split()), ref=ref, duration=dur)
 

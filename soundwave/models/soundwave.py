@@ -180,7 +180,7 @@ class SoundwaveModel(nn.Module):
         return self
 
     # ----------------------------------------------------------------- audio path
-    def _encoder_frames(
+    def encoder_frames(
         self,
         feats: torch.Tensor | None,
         feat_lens: torch.Tensor | None,
@@ -207,7 +207,12 @@ class SoundwaveModel(nn.Module):
         """Adapter output (B, T25, H), 25 Hz lengths, CTC logits (B, T25, vocab)."""
         if self.adapter is None or self.ctc_head is None:
             raise UserError("bridge=linear has no CTC head")
-        x, lens = self._encoder_frames(feats, feat_lens, encoded, feat_tails)
+        return self.adapt_frames(*self.encoder_frames(feats, feat_lens, encoded, feat_tails))
+
+    def adapt_frames(
+        self, x: torch.Tensor, lens: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Encoder frames -> adapter output (B, T25, H), 25 Hz lengths, CTC logits."""
         device = self.adapter.proj.weight.device
         frames, lens = self.adapter(x.to(device), lens.to(device))
         return frames, lens, self.ctc_head(frames)
@@ -220,7 +225,7 @@ class SoundwaveModel(nn.Module):
         feat_tails: torch.Tensor | None = None,
     ) -> AudioEncoding:
         """Features (or stored encoder frames) -> the vectors that replace the audio placeholder."""
-        return self.encode_frames(*self._encoder_frames(feats, feat_lens, encoded, feat_tails))
+        return self.encode_frames(*self.encoder_frames(feats, feat_lens, encoded, feat_tails))
 
     def encode_frames(self, x: torch.Tensor, lens: torch.Tensor) -> AudioEncoding:
         """Encoder frames (B, T50, d) and lengths -> the LLM's audio vectors: adapter, CTC
@@ -230,9 +235,7 @@ class SoundwaveModel(nn.Module):
             index = torch.arange(emb.shape[1], device=emb.device).expand(emb.shape[0], -1)
             index = index.masked_fill(~lengths_to_mask(lens, emb.shape[1]), -1)
             return AudioEncoding(emb, lens, index, None, lens)
-        device = self.adapter.proj.weight.device
-        frames, lens = self.adapter(x.to(device), lens.to(device))
-        logits = self.ctc_head(frames)
+        frames, lens, logits = self.adapt_frames(x, lens)
         emb, counts, index = self.bridge(frames, lens, logits)
         return AudioEncoding(emb, counts, index, logits, lens)
 
@@ -256,9 +259,14 @@ class SoundwaveModel(nn.Module):
         ctc_only: bool = False,
         encoded: EncoderFrames | None = None,
         feat_tails: torch.Tensor | None = None,
+        encoding: AudioEncoding | None = None,
     ) -> dict[str, torch.Tensor]:
-        """The training loss of a batch of log-mel ``feats`` or of stored ``encoded`` frames."""
-        batch = len(encoded.lens) if encoded is not None else len(feats)
+        """The training loss of a batch of log-mel ``feats``, of stored ``encoded`` frames or
+        of an ``encoding`` already made by :meth:`encode_audio` (which it then reuses)."""
+        if encoding is not None:
+            batch = len(encoding.lengths)
+        else:
+            batch = len(encoded.lens) if encoded is not None else len(feats)
         ctc_targets = self._ctc_targets(transcripts, batch)
         if ctc_only:
             _, lens, logits = self._adapter_frames(feats, feat_lens, encoded, feat_tails)
@@ -266,7 +274,7 @@ class SoundwaveModel(nn.Module):
             return {"loss": loss, "ctc_loss": loss}
         if targets is None or len(targets) != batch:
             raise ValueError("forward needs one target text per utterance (or ctc_only=True)")
-        enc = self.encode_audio(feats, feat_lens, encoded, feat_tails)
+        enc = encoding or self.encode_audio(feats, feat_lens, encoded, feat_tails)
         if enc.ctc_logits is not None:
             ctc = ctc_loss(enc.ctc_logits, enc.frame_lens, ctc_targets, self.audio_token_id)
         else:

@@ -32,6 +32,7 @@ from typing import Any
 
 from soundwave.errors import UserError
 from soundwave.fileio import atomic_write
+from soundwave.score.guard import REASONS
 from soundwave.score.metrics import LOWER_IS_BETTER
 from soundwave.stages import STAGE_NAMES, recorded_config_hash
 
@@ -186,6 +187,8 @@ def collect_hearing(exp_dir: str | os.PathLike) -> list[dict[str, Any]]:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             task, loss = data["task"], data["loss"]
+            if not isinstance(loss, dict):
+                raise TypeError("'loss' is not a mapping")
         except (json.JSONDecodeError, KeyError, TypeError) as err:
             raise UserError(f"not a hearing-check report ({err})", path) from None
         middle = path.stem[len("hearing_") :]
@@ -193,7 +196,7 @@ def collect_hearing(exp_dir: str | os.PathLike) -> list[dict[str, Any]]:
         stage_dir = path.parent.relative_to(exp_dir)
         tag = "/".join(stage_dir.parts[:-1]) or exp_dir.name
         reports.append({
-            **data, "loss": loss, "tag": tag, "stage": stage_dir.name,
+            **data, "tag": tag, "stage": stage_dir.name,
             "set": set_name or Path(str(data.get("cuts", "?"))).name,
         })  # fmt: skip
     return reports
@@ -224,7 +227,7 @@ def _hearing_table(reports: list[dict[str, Any]]) -> list[str]:
         f"the audio is replaced. Deaf: gap < {limits.get('min_loss_gap', '?')} or unchanged "
         f"> {limits.get('max_unchanged', '?')} (soundwave/decode/hearing.py)."
     )
-    return ["", "## Hearing check", "", intro, "", *_table(header, rows, numeric_from=4)]
+    return _section("Hearing check", intro, header, rows, numeric_from=4)
 
 
 # ---------------------------------------------------------------- markdown
@@ -249,6 +252,13 @@ def _table(
     lines = ["| " + " | ".join(_cell(h) for h in header) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return lines
+
+
+def _section(
+    title: str, intro: str, header: list[str], rows: list[list[Any]], numeric_from: int
+) -> list[str]:
+    """A RESULTS.md section: its heading, a paragraph saying what the columns mean, the table."""
+    return ["", f"## {title}", "", intro, "", *_table(header, rows, numeric_from)]
 
 
 def _joined(values: Iterable[Any]) -> str:
@@ -381,7 +391,7 @@ def _speed_table(records: list[ScoreRecord]) -> list[str]:
         "first token: from the log-mel in memory to the first greedy token, one utterance "
         "at a time; RTF: the whole decoding (batched, with its search) over the audio."
     )
-    return ["", "## Speed of response", "", intro, "", *_table(header, rows, numeric_from=4)]
+    return _section("Speed of response", intro, header, rows, numeric_from=4)
 
 
 def _guard_table(records: list[ScoreRecord]) -> list[str]:
@@ -398,20 +408,20 @@ def _guard_table(records: list[ScoreRecord]) -> list[str]:
         reasons = g.get("reasons", {})
         rows.append([
             r.tag, r.stage, r.set, r.task, g.get("mode"), f"{g.get('flagged', 0)} / {utts}{share}",
-            *(reasons.get(k) for k in ("disagreement", "repetition", "length")),
+            *(reasons.get(k) for k in REASONS),
             LABELS.get(r.metric, r.metric),
             _number(g.get("without_fallback", {}).get(r.metric), 2),
             _number(g.get("with_fallback", {}).get(r.metric), 2),
         ])  # fmt: skip
-    header = ["tag", "stage", "set", "task", "mode", "flagged", "disagreement", "repetition",
-              "length", "metric", "without fallback", "with fallback"]  # fmt: skip
+    header = ["tag", "stage", "set", "task", "mode", "flagged", *REASONS, "metric",
+              "without fallback", "with fallback"]  # fmt: skip
     intro = (
         "Flagged: the LLM's answer disagrees with the adapter's CTC transcript, loops, or is "
         "too long for the audio (soundwave/score/guard.py). Without fallback: the LLM's "
         "own answers; with: each flagged one replaced by the CTC transcript (transcription "
         "tasks only). The tables above score hyp.txt: the fallback's where mode is fallback."
     )
-    return ["", "## CTC guard", "", intro, "", *_table(header, rows, numeric_from=5)]
+    return _section("CTC guard", intro, header, rows, numeric_from=5)
 
 
 def _hours(hours: float | None) -> str | None:

@@ -27,6 +27,7 @@ from torch import nn
 from tqdm import tqdm
 
 from soundwave.config import require
+from soundwave.data.collate import move_to
 from soundwave.errors import UserError
 from soundwave.train import checkpoint as ckpt
 from soundwave.train.distributed import DistInfo, all_ranks_true, barrier, device_for
@@ -116,12 +117,6 @@ def _check_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
                         f"optimizer state {name} has shape {tuple(value.shape)}, "
                         f"its parameter {tuple(p.shape)}"
                     )
-
-
-def move_to(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
-    return {
-        k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()
-    }
 
 
 class Trainer:
