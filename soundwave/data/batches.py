@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -216,9 +217,14 @@ def eval_batches(
     if max_utts:
         cuts = spread_subset(cuts, max_utts)
     cuts = for_task(cuts, task)  # tags only the cuts that are decoded
-    sampler = DynamicCutSampler(
-        cuts, max_duration=cfg.max_duration, max_cuts=cfg.max_cuts, shuffle=False
-    )
+    with warnings.catch_warnings():
+        # a subset spread over the set is held in memory on purpose (fixed order, read
+        # once): lhotse's advice to read it lazily does not apply, and its warning would
+        # come before every one-line error of a decoding or validation
+        warnings.filterwarnings("ignore", "You are using DynamicCutSampler with an eagerly")
+        sampler = DynamicCutSampler(
+            cuts, max_duration=cfg.max_duration, max_cuts=cfg.max_cuts, shuffle=False
+        )
     dataset = SpeechTaskDataset(
         cfg.n_mels,
         cfg.on_the_fly,

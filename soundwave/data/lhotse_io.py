@@ -28,7 +28,6 @@ import os
 import re
 import shlex
 import sys
-import warnings
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -65,9 +64,6 @@ from soundwave.errors import UserError
 from soundwave.fileio import atomic_path, atomic_write, reported_as_user_error
 
 ARK_TO_WAV = "soundwave.bin.ark_to_wav"
-# CheckedCuts streams its manifest as lhotse's lazy manifests do, but lhotse only knows its
-# own lazy types and would warn that every sampler over it reads eagerly
-warnings.filterwarnings("ignore", message="You are using DynamicCutSampler with an eagerly")
 _ARK_COMMAND = re.compile(rf"-m {re.escape(ARK_TO_WAV)} (?P<arg>\S.*)$")
 # Files that lhotse represents itself (or that do not travel, like features).
 _NOT_CUSTOM = {*STANDARD_FILES, "vad.scp"} - {"reco2file_and_channel"}
