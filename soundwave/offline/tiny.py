@@ -16,6 +16,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
+from soundwave.fileio import atomic_dir
+
 AUDIO_TOKEN = "<audio_patch>"
 
 # A little English so that the BPE merges look like words; the byte alphabet covers the rest.
@@ -363,3 +365,25 @@ def _official_tensors(
         "model.lbm.atten_layer_norm.bias": rnd(h, scale=0.05),
     }
     return t
+
+
+def build_tiny_models(
+    out_dir: str | os.PathLike,
+    arch: str = "llama",
+    texts: list[str] | None = None,
+    n_mels: int = 80,
+    vocab_size: int = 384,
+    seed: int = 0,
+) -> dict[str, str]:
+    """Write ``out_dir/whisper`` and ``out_dir/llm``: the stand-ins a real recipe's test runs on.
+
+    A real recipe's configs name a Whisper and an LLM directory (whisper-large-v2,
+    Llama-3.1-8B-Instruct); with these two in their place, every stage of the recipe runs
+    as it would on the real ones, in seconds.  ``texts`` (the corpus' transcripts) train the
+    tokenizer, so that they are encoded in few tokens.  The pair appears only once complete.
+    """
+    with atomic_dir(out_dir) as tmp:
+        build_tiny_whisper(tmp / "whisper", n_mels=n_mels, seed=seed, init_std=0.1)
+        build_tiny_llm(tmp / "llm", arch, texts, vocab_size=vocab_size, seed=seed)
+    out = Path(out_dir)
+    return {"whisper": str(out / "whisper"), "llm": str(out / "llm")}
