@@ -119,8 +119,14 @@ def main() -> None:
     parser.add_argument(
         "--split-blank-s",
         type=float,
-        default=0.0,
-        help="also cut at every blank run this long (long_form_cfg.split_blank_s; 0: off)",
+        default=LongFormConfig.split_blank_s,
+        help="also cut at every pause this long (long_form_cfg.split_blank_s; 0: off)",
+    )
+    parser.add_argument(
+        "--quiet-level",
+        type=float,
+        default=LongFormConfig.quiet_level,
+        help="long_form_cfg.quiet_level: how quiet a pause must be",
     )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -148,7 +154,7 @@ def main() -> None:
         w_one, e_one, n_ref = wer(ref, one_by_one)
         for max_s in args.max_segment_s:
             cfg.long_form_cfg = LongFormConfig(
-                max_segment_s=max_s, split_blank_s=args.split_blank_s
+                max_segment_s=max_s, split_blank_s=args.split_blank_s, quiet_level=args.quiet_level
             )
             (long,), long_s = decode(model, {rec.name: rec.path}, cfg)
             w_long, e_long, _ = wer(ref, long.hyp)
@@ -179,6 +185,7 @@ def main() -> None:
         "config": args.config,
         "seed": args.seed,
         "split_blank_s": args.split_blank_s,
+        "quiet_level": args.quiet_level,
         "generation": dataclasses.asdict(cfg.generation),
         "device": "cpu",
         "torch_threads": torch.get_num_threads(),

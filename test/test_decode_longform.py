@@ -16,7 +16,7 @@ from soundwave.bin import infer as infer_cli
 from soundwave.config import load_config
 from soundwave.decode.decode import DecodeConfig, DecodeStats, decode_cuts
 from soundwave.decode.infer import InferConfig, decode_files, usable_cuts
-from soundwave.decode.longform import LongFormConfig, joins_pieces, split_points
+from soundwave.decode.longform import LongFormConfig, joins_pieces, quiet_frames, split_points
 from soundwave.decode.outputs import write_results
 from soundwave.errors import UserError
 from soundwave.features.fbank import whisper_fbank
@@ -102,6 +102,24 @@ def test_split_blank_cuts_at_every_long_pause():
     pieces = split_points(lab, BLANK, 12, split_blank=9)
     check_tiling(pieces, len(lab), 12)
     assert 41 in {s for s, _ in pieces}
+
+
+def test_a_pause_must_be_quiet_where_the_signal_says_so():
+    sentence = [(3, 4), (BLANK, 9), (4, 5)]  # a long blank run inside a word: no pause
+    lab = labels_of([*sentence, (BLANK, 8), *sentence])
+    quiet = torch.zeros(len(lab), dtype=torch.bool)
+    quiet[18:26] = True  # the silence between the sentences
+    assert split_points(lab, BLANK, 100, split_blank=5) == [(0, 8), (8, 22), (22, 34), (34, 44)]
+    assert split_points(lab, BLANK, 100, split_blank=5, quiet=quiet) == [(0, 22), (22, 44)]
+
+
+def test_quiet_frames_follow_the_log_mel_energy():
+    feats = torch.full((2, 80, 40), 1.0)
+    feats[0, :, 10:20] = -0.5  # silence: 50 Hz frames 5-9
+    feats[1, :, 4:8] = -0.5  # frames 2-3; the rest of the row is padding (length 16)
+    q = quiet_frames(feats, torch.tensor([40, 16]), 20, 0.2)
+    assert q[0].nonzero().flatten().tolist() == [5, 6, 7, 8, 9]
+    assert q[1].nonzero().flatten().tolist() == [2, 3]  # none past the end
 
 
 def test_one_token_for_a_whole_window_is_cut_at_the_window():

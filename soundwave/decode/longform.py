@@ -18,9 +18,14 @@ no such run: the longest shorter blank run; with no blank at all, the boundary b
 different tokens with the highest blank posterior, else the window's end.  A cut never
 falls between two frames of the same token (unless a whole window is one token), and the
 pieces tile the utterance: no frame is lost or repeated.  ``split_blank_s`` > 0 first
-cuts at the centre of every blank run at least that long (a pause between sentences):
-for a model whose LLM only ever heard one sentence at a time, which given a piece of
-several answers about one of them.
+cuts at the centre of every pause at least that long: for a model whose LLM only ever
+heard one sentence at a time, which given a piece of several answers about one of them.
+A pause is a run of frames that are blank and, where the log-mel is at hand, quiet (their
+energy in the lowest ``quiet_level`` of the way from the utterance's quietest frame to
+its loud ones): a CTC model also emits long blank runs inside words, and its blanks around
+the edges of a segmentation window say little; the signal tells those from silence.
+Frames encoded ahead of time (the encoder-output cache) have no log-mel: there a pause
+is a blank run alone.
 """
 
 from __future__ import annotations
@@ -48,7 +53,14 @@ class LongFormConfig:
     window_batch: int = 16  # pieces (and segmentation windows) per adapter/LLM call
     # >0: also cut at every blank run at least this long (a pause between sentences), for
     # a model whose LLM was trained on single sentences; 0: cut only to keep pieces short
-    split_blank_s: float = 0.0
+    split_blank_s: float = 0.25
+    # a frame is quiet if its log-mel energy lies in this share of the way from the
+    # utterance's quietest frame to its 95th percentile (pauses must be quiet; 1: any)
+    quiet_level: float = 0.2
+    # each piece of a cut utterance is encoded again on its own, as utterances were in
+    # training (the recording's 30 s windows made every frame attend to other sentences);
+    # needs the log-mel, so not from cached encoder outputs
+    reencode: bool = True
 
     def __post_init__(self) -> None:
         ok = isinstance(self.max_segment_s, (int, float)) and math.isfinite(self.max_segment_s)
@@ -56,6 +68,7 @@ class LongFormConfig:
         require(self.min_blank >= 1, "min_blank", "must be at least 1")
         require(self.window_batch >= 1, "window_batch", "must be at least 1")
         require(self.split_blank_s >= 0, "split_blank_s", "must be >= 0 (0: off)")
+        require(0 < self.quiet_level <= 1, "quiet_level", "must be in (0, 1]")
 
 
 def joins_pieces(task: str) -> bool:
@@ -84,12 +97,14 @@ def split_points(
     min_blank: int = 3,
     blank_prob: torch.Tensor | None = None,
     split_blank: int = 0,
+    quiet: torch.Tensor | None = None,
 ) -> list[tuple[int, int]]:
     """Pieces ``[start, end)`` tiling ``labels`` (T,), the CTC argmax of each frame, each at
     most ``max_frames`` long, cut at blank runs as the module's docstring says.
     ``blank_prob`` (T,) ranks the fallback cuts between tokens.  ``split_blank`` > 0 also
-    cuts at the centre of every blank run at least that long (not at the very start or
-    end): pieces of one sentence each, for an LLM that only ever heard one."""
+    cuts at the centre of every pause at least that long (not at the very start or end):
+    pieces of one sentence each, for an LLM that only ever heard one; ``quiet`` (T,) bool
+    marks the frames a pause may cover (default: every frame)."""
     if max_frames < 1:
         raise ValueError(f"max_frames must be >= 1, not {max_frames}")
     labels = labels.tolist()
@@ -98,7 +113,9 @@ def split_points(
     probs = blank_prob.tolist() if blank_prob is not None else [0.0] * total
     bounds = [0]
     if split_blank > 0:
-        bounds += [(a + b) // 2 for a, b in runs if b - a >= split_blank and a > 0 and b < total]
+        still = quiet.tolist() if quiet is not None else [True] * total
+        pauses = _runs([lab == blank and q for lab, q in zip(labels, still, strict=True)])
+        bounds += [(a + b) // 2 for a, b in pauses if b - a >= split_blank and a > 0 and b < total]
     bounds.append(total)
     pieces = []
     for lo, hi in itertools.pairwise(bounds):
@@ -169,11 +186,33 @@ def _pad(frames: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.nn.utils.rnn.pad_sequence(frames, batch_first=True), lens
 
 
+def quiet_frames(
+    feats: torch.Tensor, feat_lens: torch.Tensor, frames: int, level: float
+) -> torch.Tensor:
+    """(B, ``frames``) bool: which 50 Hz encoder frames (two log-mel frames each) of each
+    utterance of the log-mel ``feats`` (B, n_mels, T) are quiet, as
+    :class:`LongFormConfig` ``quiet_level`` says; frames past an utterance's end are not."""
+    energy = feats.float().mean(1)[:, : 2 * frames]
+    energy = torch.nn.functional.pad(energy, (0, 2 * frames - energy.shape[1]))
+    energy = energy.reshape(len(feats), frames, 2).mean(-1)
+    out = torch.zeros(len(feats), frames, dtype=torch.bool)
+    for b, n in enumerate(((feat_lens + 1) // 2).clamp(1, frames).tolist()):
+        e = energy[b, :n]
+        low, high = float(e.min()), float(torch.quantile(e, 0.95))
+        out[b, :n] = e <= low + level * (high - low)
+    return out
+
+
 @torch.no_grad()
 def segment(
-    model: torch.nn.Module, x: torch.Tensor, lens: torch.Tensor, cfg: LongFormConfig
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    lens: torch.Tensor,
+    cfg: LongFormConfig,
+    quiet: torch.Tensor | None = None,
 ) -> list[list[tuple[int, int]]]:
-    """Each utterance's pieces, in 50 Hz encoder frames, from encoder frames (B, T50, d).
+    """Each utterance's pieces, in 50 Hz encoder frames, from encoder frames (B, T50, d)
+    and, where the log-mel is at hand, which of those frames are quiet (B, T50).
 
     The adapter sees windows of ``max_segment_s`` (it was trained on utterances, not on
     minutes: attention over a whole recording would be spread over far more frames).
@@ -197,7 +236,12 @@ def segment(
     for b, n in enumerate(lens.tolist()):
         lab, prob = torch.cat(labels[b]), torch.cat(probs[b])
         split = math.ceil(cfg.split_blank_s * 50 / stack)
-        cuts = split_points(lab, blank, max_frames, cfg.min_blank, prob, split)
+        still = None
+        if quiet is not None:  # an adapter frame is quiet if most of its frames are
+            q = quiet[b, : len(lab) * stack].float()
+            q = torch.nn.functional.pad(q, (0, len(lab) * stack - len(q)))
+            still = q.reshape(len(lab), stack).mean(-1) > 0.5
+        cuts = split_points(lab, blank, max_frames, cfg.min_blank, prob, split, still)
         pieces.append([(a * stack, min(e * stack, n)) for a, e in cuts])
     return pieces
 
@@ -224,7 +268,10 @@ def long_form_generate(
     lens = lens.to(x.device)
     if int(lens.max()) > x.shape[1]:
         raise ValueError("encoder lengths exceed its frames")
-    pieces = segment(model, x, lens, cfg)
+    quiet = None
+    if cfg.split_blank_s > 0 and audio.get("feats") is not None:
+        quiet = quiet_frames(audio["feats"], audio["feat_lens"], x.shape[1], cfg.quiet_level)
+    pieces = segment(model, x, lens, cfg, quiet)
     flat = [(b, s, e) for b, ps in enumerate(pieces) for s, e in ps]
     hyps: list[list[str]] = [[] for _ in pieces]
     ctcs: list[list[str]] = [[] for _ in pieces]
@@ -238,6 +285,8 @@ def long_form_generate(
     ]
     for group in groups:  # in flat's order within each kind: an utterance's pieces in order
         frames, flens = _pad([x[b, s:e] for b, s, e in group])
+        if cfg.reencode and split[group[0][0]] and audio.get("feats") is not None:
+            frames, flens = _encode_pieces(model, audio["feats"], audio["feat_lens"], group)
         enc = model.encode_frames(frames, flens)
         ctc_ids = ctc_token_ids(model, enc)
         budget = base_new
@@ -267,6 +316,20 @@ def long_form_generate(
         ],
         encoder_frames=lens.tolist(),
     )
+
+
+def _encode_pieces(
+    model: torch.nn.Module,
+    feats: torch.Tensor,
+    feat_lens: torch.Tensor,
+    group: list[tuple[int, int, int]],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Encoder frames of pieces ``(b, start, end)`` (50 Hz), each encoded on its own from
+    its stretch of the log-mel ``feats`` (B, n_mels, T)."""
+    stretches = [feats[b, :, 2 * s : min(2 * e, int(feat_lens[b]))] for b, s, e in group]
+    lens = torch.tensor([st.shape[-1] for st in stretches])
+    padded = torch.nn.utils.rnn.pad_sequence([st.T for st in stretches], batch_first=True)
+    return model.encoder_frames(padded.transpose(1, 2), lens, None)
 
 
 def ctc_token_ids(model: torch.nn.Module, enc: AudioEncoding) -> list[list[int]]:
