@@ -49,6 +49,7 @@ extras_require = {
         "tiktoken>=0.7",
         "more-itertools>=10",
         "ctranslate2>=4.0",
+        "hypothesis>=6.100",  # property-based tests (test_properties_*)
     ],
     "hdf5": ["h5py>=3.8"],  # lossless float32 feature storage (compute_fbank --storage-type hdf5)
     # Optional accelerators of parts that have pure-torch fallbacks. Neither installs

@@ -186,14 +186,12 @@ def _convert(value: Any, tp: Any, where: str, sources: Sources) -> Any:
     return value
 
 
-def from_dict(
-    cls: type[T], data: dict[str, Any], source: str | Sources | None = None, prefix: str = ""
-) -> T:
-    """Build dataclass ``cls`` from ``data``; unknown keys are errors that list the known ones.
-
-    ``source`` names where ``data`` came from (a file name, or :class:`Sources` when
-    command-line overrides set some keys); errors name the source of the offending key."""
-    sources = _as_sources(source)
+def _convert_fields(
+    cls: type, data: dict[str, Any], sources: Sources, prefix: str
+) -> dict[str, Any]:
+    """``data``'s values checked/converted to the types of ``cls``'s fields; an unknown
+    key is an error that lists the known ones.  A field whose metadata has ``fields_of``
+    (a dataclass) is a partial mapping of that dataclass's fields, checked alike."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     unknown = [k for k in data if k not in fields]
@@ -205,6 +203,22 @@ def from_dict(
             sources.of(f"{prefix}{unknown[0]}"),
         )
     kwargs = {k: _convert(v, hints[k], prefix + k, sources) for k, v in data.items()}
+    for k, v in kwargs.items():
+        partial_of = fields[k].metadata.get("fields_of")
+        if partial_of is not None:
+            kwargs[k] = _convert_fields(partial_of, v, sources, prefix + k + ".")
+    return kwargs
+
+
+def from_dict(
+    cls: type[T], data: dict[str, Any], source: str | Sources | None = None, prefix: str = ""
+) -> T:
+    """Build dataclass ``cls`` from ``data``; unknown keys are errors that list the known ones.
+
+    ``source`` names where ``data`` came from (a file name, or :class:`Sources` when
+    command-line overrides set some keys); errors name the source of the offending key."""
+    sources = _as_sources(source)
+    kwargs = _convert_fields(cls, data, sources, prefix)
     try:
         return cls(**kwargs)
     except TypeError as err:

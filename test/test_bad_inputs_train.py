@@ -171,6 +171,14 @@ def _yaml_wrong_type(ctx: Ctx) -> None:
     ctx.edit_config(train={"log_interval": "often"})
 
 
+def _yaml_model_typo(ctx: Ctx) -> None:
+    ctx.edit_config(model={"stak": 2})
+
+
+def _yaml_model_wrong_type(ctx: Ctx) -> None:
+    ctx.edit_config(model={"lora_rank": "big"})
+
+
 def _yaml_syntax(ctx: Ctx) -> None:
     ctx.config.write_text(ctx.config.read_text() + "train: [unclosed\n")
 
@@ -238,6 +246,10 @@ CASES = [
     Case("keep_last_negative", ["train.keep_last=-1"], "'train.keep_last' must be 0 or more", "'train.keep_last=-1'"),
     Case("num_buckets_zero", ["data.num_buckets=0"], "'data.num_buckets' must be at least 1", "'data.num_buckets=0'"),
     Case("unknown_dtype", ["train.dtype=float64"], "'train.dtype' must be one of", "'train.dtype=float64'"),
+    Case("model_key_typo_yaml", [], "unknown config key 'model.stak' (did you mean 'model.stack'?", "{config}", _yaml_model_typo),
+    Case("model_key_wrong_type_yaml", [], "'model.lora_rank' must be of type int, got 'big'", "{config}", _yaml_model_wrong_type),
+    Case("model_key_typo_override", ["model.bridg=peaks"], "unknown config key 'model.bridg' (did you mean 'model.bridge'?", "command-line override 'model.bridg=peaks'"),
+    Case("model_key_wrong_type_override", ["model.soft_tokens=3"], "'model.soft_tokens' must be of type bool, got 3", "command-line override 'model.soft_tokens=3'"),
     Case("encoder_dir_missing", ["model.encoder_path={tmp}/no_whisper"], "Whisper model directory not found", "{tmp}/no_whisper"),
     Case("llm_dir_missing", ["model.llm_path={tmp}/no_llm"], "not found", "{tmp}/no_llm"),
     Case("truncated_llm_weights", [], "cannot load the LLM", "{tmp}/llm_copy", _truncated_llm_weights),

@@ -25,6 +25,7 @@ from soundwave.data.lhotse_io import load_cuts
 from soundwave.decode.decode import DecodeConfig, GenerationConfig, decode_cuts
 from soundwave.decode.hearing import HearingLimits
 from soundwave.errors import UserError
+from soundwave.models.config import SoundwaveConfig
 from soundwave.score.metrics import task_score
 from soundwave.stages import STAGE_NAMES, get_stage
 from soundwave.train.distributed import cleanup, device_for, init_distributed
@@ -64,9 +65,8 @@ class StageLoopConfig(LoopConfig):
 class TrainConfig:
     stage: str = "align"
     init_from: str | None = None  # the previous stage's output directory
-    model: dict[str, Any] = field(
-        default_factory=dict
-    )  # SoundwaveConfig fields (overrides with init_from)
+    # SoundwaveConfig fields (overrides with init_from), checked at config load
+    model: dict[str, Any] = field(default_factory=dict, metadata={"fields_of": SoundwaveConfig})
     train_bridge: bool = True  # sft: also train the bridge (shrink always trains it)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -106,7 +106,7 @@ def apply_stage(model, stage: str, train_bridge: bool = True) -> None:
 
 def build_model(cfg: TrainConfig):
     """The model for ``cfg.stage``, initialised from ``cfg.init_from`` when given."""
-    from soundwave.models import SoundwaveConfig, SoundwaveModel
+    from soundwave.models import SoundwaveModel
     from soundwave.models.stage_dir import load_stage
 
     if cfg.init_from:
