@@ -6,7 +6,13 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from soundwave.models.bridge import ShrinkBridge, SoftTokens, select_peaks, select_runs
+from soundwave.models.bridge import (
+    ShrinkBridge,
+    SoftTokens,
+    UtteranceVector,
+    select_peaks,
+    select_runs,
+)
 from soundwave.models.masking import compact_index, gather_frames
 
 BLANK = 0
@@ -163,3 +169,45 @@ def test_soft_tokens_add_the_posterior_weighted_embedding_of_each_kept_frame():
     assert [n for n, _ in b.named_parameters()] == ["soft_tokens.gate"]
     out.sum().backward()
     assert soft.gate.grad is not None and (soft.gate.grad.abs() > 0).all()
+
+
+def test_utterance_vector_comes_first_and_batch_equals_single():
+    torch.manual_seed(0)
+    plain = ShrinkBridge(H, 2, BLANK, "peaks", "dropped", dropout=0.1).eval()
+    torch.manual_seed(0)
+    with_vector = ShrinkBridge(
+        H, 2, BLANK, "peaks", "dropped", dropout=0.1, utterance_vector=UtteranceVector(H, 8)
+    ).eval()
+    with_vector.lookback.load_state_dict(plain.lookback.state_dict())
+    torch.manual_seed(1)
+    frames = torch.randn(4, 10, H)
+    logits = logits_for(LABELS)
+    out0, counts0, index0 = plain(frames, LENS, logits)
+    out, counts, index = with_vector(frames, LENS, logits)
+    assert counts.tolist() == (counts0 + 1).tolist()
+    assert index[:, 0].tolist() == [-1] * 4 and torch.equal(index[:, 1:], index0)
+    torch.testing.assert_close(out[:, 1:], out0, rtol=0, atol=1e-6)
+    for i, t in enumerate(LENS.tolist()):
+        o, c, _ = with_vector(frames[i : i + 1, :t], LENS[i : i + 1], logits[i : i + 1, :t])
+        assert int(c) == int(counts[i])
+        torch.testing.assert_close(out[i, : int(c)], o[0], rtol=0, atol=1e-5)
+
+
+def test_utterance_vector_pools_the_valid_frames_only():
+    torch.manual_seed(0)
+    pool = UtteranceVector(H, 8).eval()
+    frames = torch.randn(2, 6, H)
+    valid = torch.tensor([[True] * 4 + [False] * 2, [True] * 6])
+    a = pool(frames, valid)
+    frames2 = frames.clone()
+    frames2[0, 4:] = 1e3  # padding frames changed: the first vector must not move
+    b = pool(frames2, valid)
+    assert a.shape == (2, 1, H)
+    torch.testing.assert_close(a[0], b[0], rtol=0, atol=0)
+    assert not torch.allclose(a[1], pool(frames2 * 0.5, valid)[1])
+    # the gradient reaches every valid frame and no padding frame
+    x = frames.clone().requires_grad_(True)
+    (
+        pool(x, valid) * torch.randn(2, 1, H)
+    ).sum().backward()  # (a plain sum of a LayerNorm's output is constant)
+    assert x.grad[0, 4:].abs().max() == 0 and (x.grad[0, :4].abs().sum(-1) > 0).all()

@@ -333,3 +333,26 @@ def test_soft_tokens_feed_the_llm_its_own_embeddings_of_what_ctc_hears(tmp_path)
     torch.testing.assert_close(again.bridge.soft_tokens.gate, gate)
     with pytest.raises(UserError, match="soft_tokens needs a CTC head"):
         model(soft_tokens=True, bridge="linear")
+
+
+def test_utterance_vector_is_one_more_llm_position_trained_and_saved_with_the_bridge(tmp_path):
+    m = model(utterance_vector=True, bridge="peaks", lookback="dropped").eval()
+    x, lens = feats(LENGTHS)
+    enc = m.encode_audio(x, lens)
+    _, frame_lens, logits = m._adapter_frames(x, lens)
+    plain_counts = m.bridge.select(logits, frame_lens).sum(1)
+    assert enc.lengths.tolist() == (plain_counts + 1).tolist()
+    assert enc.kept_index[:, 0].tolist() == [-1] * len(LENGTHS)
+    # the LLM sees it: generation runs, and Stage II trains and saves it with the bridge
+    assert len(m.generate(x, lens, INSTR, max_new_tokens=3)) == len(LENGTHS)
+    apply_stage(m, "shrink")
+    m(x, lens, INSTR, TARGETS, transcripts=TARGETS)["loss"].backward()
+    proj = m.bridge.utterance_vector.proj.weight
+    assert proj.grad is not None and proj.grad.abs().sum() > 0
+    with torch.no_grad():
+        proj.mul_(2.0)
+    save_stage(m, tmp_path / "shrink")
+    again = load_stage(tmp_path / "shrink")
+    torch.testing.assert_close(again.bridge.utterance_vector.proj.weight, proj)
+    with pytest.raises(UserError, match="utterance_vector needs the shrinking bridge"):
+        model(utterance_vector=True, bridge="linear")

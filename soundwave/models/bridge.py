@@ -14,7 +14,8 @@ frames, then residual + LayerNorm): ``"kept"`` masks the dropped frames (release
 ones (to itself where an utterance dropped nothing), ``"none"`` skips it.
 
 Optionally (:class:`SoftTokens`) each output vector also gets its frame's CTC
-posterior-weighted LLM token embedding.
+posterior-weighted LLM token embedding, and (:class:`UtteranceVector`) one vector that
+sums up the whole utterance goes before the kept ones.
 """
 
 from __future__ import annotations
@@ -126,6 +127,46 @@ class SoftTokens(nn.Module):
         return out * (index >= 0).unsqueeze(-1).to(out.dtype)
 
 
+class UtteranceVector(nn.Module):
+    """Attentive statistics pooling of all adapter frames into one vector for the LLM.
+
+    The kept frames are where the CTC head hears tokens, and Stages I-II train them to be
+    text-like: what is true of the whole utterance rather than of a token (who speaks, how)
+    has no position of its own and is easily trained away (mini_synth: the LLM's gender
+    answers fell to chance with the shrinking bridge, not with the unshrunk adapter). This
+    vector is such a position: a learned attention over the valid frames gives their
+    weighted mean and standard deviation (x-vector style pooling), projected to the LLM's
+    width and layer-normed as the adapter's frames are. Not in the released model.
+    """
+
+    def __init__(self, hidden: int, attention_dim: int = 128):
+        super().__init__()
+        self.score = nn.Sequential(
+            nn.Linear(hidden, attention_dim), nn.Tanh(), nn.Linear(attention_dim, 1)
+        )
+        self.proj = nn.Linear(2 * hidden, hidden)
+        self.norm = nn.LayerNorm(hidden)
+
+    def forward(self, frames: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """Adapter frames (B, T, H) and their valid mask (B, T) -> (B, 1, H)."""
+        weights = self.score(frames).squeeze(-1).float().masked_fill(~valid, float("-inf"))
+        weights = weights.softmax(-1).nan_to_num(0.0).unsqueeze(-1)  # an empty row: zeros
+        x = frames.float()
+        mean = (weights * x).sum(1)
+        std = ((weights * x.pow(2)).sum(1) - mean.pow(2)).clamp(min=1e-6).sqrt()
+        stats = torch.cat([mean, std], -1).to(frames.dtype)
+        return self.norm(self.proj(stats)).unsqueeze(1)
+
+
+def prepend(
+    vector: torch.Tensor, out: torch.Tensor, counts: torch.Tensor, index: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Put one vector (B, 1, H) before each row of left-aligned ``out`` (B, V, H): its
+    index is -1 (no frame of its own) and every row counts one more position."""
+    first = index.new_full((index.shape[0], 1), -1)
+    return torch.cat([vector, out], 1), counts + 1, torch.cat([first, index], 1)
+
+
 class ShrinkBridge(nn.Module):
     def __init__(
         self,
@@ -136,6 +177,7 @@ class ShrinkBridge(nn.Module):
         lookback: str = "kept",
         dropout: float = 0.1,
         soft_tokens: SoftTokens | None = None,
+        utterance_vector: UtteranceVector | None = None,
     ):
         super().__init__()
         if selection not in SELECTIONS:
@@ -144,6 +186,7 @@ class ShrinkBridge(nn.Module):
         self.blank = blank
         self.lookback = None if lookback == "none" else LookBack(hidden, heads, dropout, lookback)
         self.soft_tokens = soft_tokens
+        self.utterance_vector = utterance_vector
 
     def select(self, logits: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(B, T, vocab) CTC logits -> (B, T) keep mask (no gradient)."""
@@ -160,13 +203,15 @@ class ShrinkBridge(nn.Module):
         self, frames: torch.Tensor, lengths: torch.Tensor, logits: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Adapter frames (B, T, H), lengths, CTC logits -> embeds (B, V, H), counts (B,),
-        kept frame indices (B, V) with -1 padding."""
+        kept frame indices (B, V) with -1 padding (and for the utterance vector, first)."""
         keep = self.select(logits, lengths)
         index, counts = compact_index(keep)
         out = gather_frames(frames, index)
+        valid = lengths_to_mask(lengths, frames.shape[1])
         if self.lookback is not None:
-            valid = lengths_to_mask(lengths, frames.shape[1])
             out = self.lookback(out, index, frames, keep, valid)
         if self.soft_tokens is not None:
             out = self.soft_tokens(out, logits, index)
+        if self.utterance_vector is not None:
+            out, counts, index = prepend(self.utterance_vector(frames, valid), out, counts, index)
         return out, counts, index

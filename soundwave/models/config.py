@@ -83,6 +83,10 @@ class SoundwaveConfig:
     # the token embeddings.  Not in the released model (which feeds the adapter vectors).
     soft_tokens: bool = False
     soft_tokens_gate: float = 0.5
+    # One more position before the kept vectors: attentive mean and standard deviation of
+    # all adapter frames (bridge.UtteranceVector), for what belongs to the whole utterance
+    # (speaker, manner) rather than to a token.  Not in the released model.
+    utterance_vector: bool = False
     lora_rank: int = 64
     lora_alpha: int = 16
     lora_dropout: float = 0.05
@@ -116,6 +120,10 @@ class SoundwaveConfig:
             )
         if self.soft_tokens and not self.has_ctc:
             raise UserError("config: soft_tokens needs a CTC head (not bridge=linear)")
+        if self.utterance_vector and not self.has_ctc:
+            raise UserError(
+                "config: utterance_vector needs the shrinking bridge (not bridge=linear)"
+            )
         if self.encoder_full_window and self.encoder_input != "pad30":
             raise UserError("config: encoder_full_window needs encoder_input=pad30")
 

@@ -21,7 +21,7 @@ from soundwave.data.encoder_cache import EncoderFrames
 from soundwave.errors import UserError
 from soundwave.models.adapter import AlignmentAdapter, EmbeddingCTCHead, ctc_greedy, ctc_loss
 from soundwave.models.baselines import LinearProjector
-from soundwave.models.bridge import ShrinkBridge, SoftTokens
+from soundwave.models.bridge import ShrinkBridge, SoftTokens, UtteranceVector
 from soundwave.models.config import SoundwaveConfig
 from soundwave.models.encoder import WhisperAudioEncoder
 from soundwave.models.llm import (
@@ -43,7 +43,9 @@ from soundwave.models.params import param_report
 class AudioEncoding:
     embeds: torch.Tensor  # (B, V, H) vectors for the LLM, zero-padded
     lengths: torch.Tensor  # (B,) V_i
-    kept_index: torch.Tensor  # (B, V) index of each vector's frame (25 Hz, or k-stacked), -1 pad
+    # (B, V) index of each vector's frame (25 Hz, or k-stacked); -1: padding, or the
+    # utterance vector (first, when the config has one)
+    kept_index: torch.Tensor
     ctc_logits: torch.Tensor | None  # (B, T25, vocab); None for the linear baseline
     frame_lens: torch.Tensor  # (B,) frames before shrinking (25 Hz; k-stacked for linear)
 
@@ -85,10 +87,12 @@ def build_audio_modules(
         soft_tokens=SoftTokens(embeddings, vocab, cfg.soft_tokens_gate)
         if cfg.soft_tokens
         else None,
+        utterance_vector=UtteranceVector(hidden) if cfg.utterance_vector else None,
     )
     if cfg.match_embedding_scale:
         rms = float(embeddings.weight[:vocab].detach().float().pow(2).mean().sqrt())
-        for norm in (adapter.out_norm, getattr(bridge.lookback, "norm", None)):
+        norms = (adapter.out_norm, getattr(bridge.lookback, "norm", None))
+        for norm in (*norms, getattr(bridge.utterance_vector, "norm", None)):
             if norm is not None:
                 nn.init.constant_(norm.weight, rms)
     if cfg.ctc_head == "llm_embeddings":

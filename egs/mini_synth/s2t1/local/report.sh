@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Collect what the recipe measured into the committed RESULTS.md of this recipe (and the
-# tables into the repository README): the main results of exp/<tag>, the zero-shot check
-# (local/zeroshot.sh) and the bridge ablation (local/ablate.sh) where they were run, and
-# the pictures (copied to results/). Everything in it is generated: rerun, do not edit.
+# tables into the repository README): the main results of exp/<tag>, the long recordings
+# (stage 7.5), the zero-shot check (local/zeroshot.sh) and the bridge ablation
+# (local/ablate.sh) where they were run, and the pictures (copied to results/). Everything
+# in it is generated: rerun, do not edit.
 set -euo pipefail
 
 tag=mini
@@ -33,6 +34,16 @@ out=RESULTS.md.tmp
     echo
     echo "# Zero-shot speech translation (Stages II-III without any translation data)"
     sed '1,/^# RESULTS/d' "exp/${tag}_zeroshot/RESULTS.md"
+  fi
+  if [ -f "${exp}/long_form/long_form.md" ]; then
+    echo
+    echo "# Long recordings (stage 7.5: test sentences joined into recordings of minutes)"
+    echo
+    echo "Decoded long-form (cut at quiet CTC blank runs, pieces of at most max_segment_s) and"
+    echo "sentence by sentence with the same generation settings; WER with Whisper's English"
+    echo "normaliser; a cut is in silence when it falls in a pause between two sentences."
+    echo
+    cat "${exp}/long_form/long_form.md"
   fi
   if [ -f exp/ablation/ABLATION.md ]; then
     echo
