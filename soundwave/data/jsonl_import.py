@@ -52,8 +52,10 @@ def target_file(task: str) -> str:
     spec = get_task(task)
     field = spec.target_fields[0]
     if field == "gender":
-        raise UserError(f"--task {task}: the target is a speaker's gender (spk2gender), and a "
-                        "jsonl has no speakers")  # fmt: skip
+        raise UserError(
+            f"--task {task}: the target is a speaker's gender (spk2gender), and a jsonl has "
+            "no speakers"
+        )
     return custom_file(field)
 
 
@@ -85,7 +87,8 @@ def read_jsonl(path: str | os.PathLike, task: str = "asr") -> DataDir:
         key = _string(row, "key")
         audio = _string(row, "audio", "source")
         target = _string(row, "target", "gt")
-        missing = [w for w, v in (("key", key), ("source (the audio)", audio), ("target", target)) if v is None]  # fmt: skip
+        named = (("key", key), ("source (the audio)", audio), ("target", target))
+        missing = [what for what, value in named if value is None]
         if missing:
             raise UserError(f"no {' and no '.join(missing)}", path, n)
         if _WS.search(key):
@@ -94,7 +97,7 @@ def read_jsonl(path: str | os.PathLike, task: str = "asr") -> DataDir:
             raise UserError(f"duplicate key {key!r}", path, n)
         wav = Path(audio).expanduser().absolute()
         if _WS.search(str(wav)):
-            raise UserError(f"audio path {str(wav)!r} contains whitespace (not for wav.scp)", path, n)  # fmt: skip
+            raise UserError(f"audio path '{wav}' contains whitespace (not in wav.scp)", path, n)
         if not wav.is_file():
             raise UserError(f"audio file not found: {wav}", path, n)
         tables["wav.scp"][key] = str(wav)
