@@ -137,6 +137,18 @@ def test_fallback_leaves_other_tasks_alone_and_shards_merge(setup, tmp_path):
         assert info["guard"] == "fallback" and info["guard_flagged"] == 4
 
 
+def test_one_shard_merges_as_nothing_to_do(setup, tmp_path):
+    """``nj=1``: the stage script decodes ``--shard 1/1`` (written to the dir itself) and
+    then runs ``--merge 1``, which used to fail with "shard is missing (no decode.json)"."""
+    out = tmp_path / "one"
+    run_decode(setup, out, shard="1/1")
+    before = (out / "hyp.txt").read_text()
+    decode.main(["--merge", "1", "--tasks", "asr", "--out-dir", str(out)])
+    assert (out / "hyp.txt").read_text() == before and not (out / "shards").exists()
+    with pytest.raises(SystemExit):  # nothing decoded there: still an error
+        decode.main(["--merge", "1", "--tasks", "asr", "--out-dir", str(tmp_path / "none")])
+
+
 def test_speed_measures_reach_results(setup, tmp_path):
     exp = tmp_path / "exp"
     d = exp / "tiny" / "sft" / "decode_test_asr"

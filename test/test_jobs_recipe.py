@@ -154,3 +154,17 @@ def test_stage_script_shrink_init(tmp_path):
         "exp/soundwave/shrink init_from=exp/main/align",
         "exp/soundwave/shrink",
     ]
+
+
+@pytest.mark.parametrize("init", ["exp/asr/align", "none"])
+def test_stage_script_shrink_init_skips_stage_one(tmp_path, init):
+    """A Stage II that does not start from this run's Stage I (a corpus without transcripts,
+    another recipe's alignment) skips stage 3, which would train an adapter nobody uses."""
+    recipe = recording_recipe(tmp_path)
+    res = sh(["./soundwave.sh", "--stage", "3", "--stop-stage", "4", "--shrink-init", init], recipe)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"stage 3: skipped (--shrink-init {init}" in res.stdout
+    calls = (recipe / "calls.txt").read_text().splitlines()
+    assert [c.split("--exp-dir ")[1] for c in calls] == [
+        "exp/soundwave/shrink" + ("" if init == "none" else f" init_from={init}")
+    ]

@@ -20,7 +20,8 @@ align_config=conf/align.yaml
 shrink_config=conf/shrink.yaml
 sft_config=conf/sft.yaml
 shrink_init=""              # Stage II starts from this dir (default: exp/<tag>/align);
-                            # none: from the shrink config's own model (no Stage I)
+                            # none: from the shrink config's own model; either way
+                            # stage 3 (this run's Stage I) is skipped
 decode_config=conf/decode.yaml
 decode_stages="shrink sft"  # which stage outputs to decode
 decode_tasks="asr"          # tasks decoded on every test set
@@ -50,7 +51,8 @@ help_message="Usage: $0 [options]
   --train-args \"k=v ...\"       overrides for stages 3-5; --align-args, --shrink-args,
                                --sft-args: for one stage (they win over --train-args)
   --align-config, --shrink-config, --sft-config, --decode-config FILE   the stage configs
-  --shrink-init DIR|none       what Stage II starts from (default exp/<tag>/align)
+  --shrink-init DIR|none       what Stage II starts from (default exp/<tag>/align; a DIR
+                               or none skips stage 3: e.g. another recipe's Stage I)
   --encoder-cache true         stage 2.7: the frozen encoder's outputs, computed once
   --whisper-reference DIR      also decode the test sets with this Whisper's own decoder
   --hearing-tasks \"asr gender\" stage 7: does each decoded model hear the audio? (dev set)
@@ -77,7 +79,10 @@ train_py="python -m soundwave.bin.train"
 if stage_on 1; then
   log "stage 1: lhotse manifests"
   for s in ${sets}; do
-    utils/validate_data_dir.sh --no-feats "data/${s}"
+    # a data dir without text (a classification corpus: no transcripts) is checked without it
+    no_text=""
+    [ -f "data/${s}/text" ] || no_text=--no-text
+    utils/validate_data_dir.sh --no-feats ${no_text} "data/${s}"
     python -m soundwave.bin.make_manifests --data-dir "data/${s}" --out "data/manifests/cuts_${s}.jsonl.gz" \
       --min-duration "${min_duration}" --max-duration "${max_duration}"
   done
@@ -133,8 +138,14 @@ train_stage() {  # <stage-number> <name> <config> <init-from or ""> <the stage's
   ${cuda_cmd} --gpu "${ngpu}" "${exp}/${name}/log/train.log" \
     ${train_py} --config "${config}" --exp-dir "${exp}/${name}" ${init:+init_from=${init}} ${train_args} ${own_args}
 }
-train_stage 3 align "${align_config}" "" "${align_args}"
-case ${shrink_init} in none) shrink_init="" ;; "") shrink_init=${exp}/align ;; esac
+# --shrink-init DIR|none: Stage II does not start from this run's Stage I, which is skipped
+if [ -z "${shrink_init}" ]; then
+  train_stage 3 align "${align_config}" "" "${align_args}"
+  shrink_init=${exp}/align
+else
+  if stage_on 3; then log "stage 3: skipped (--shrink-init ${shrink_init}: Stage II does not start from it)"; fi
+  if [ "${shrink_init}" = none ]; then shrink_init=""; fi
+fi
 train_stage 4 shrink "${shrink_config}" "${shrink_init}" "${shrink_args}"
 train_stage 5 sft "${sft_config}" "${exp}/shrink" "${sft_args}"
 
