@@ -196,6 +196,9 @@ def merge_shards(out_dir: Path, num: int) -> None:
     shard is known to be its part of one decoding: the same model and manifest, ``J/num``."""
     if num < 1:
         raise UserError(f"--merge {num}: the number of shards must be at least 1")
+    if num == 1 and not (out_dir / "shards").exists():
+        _shard_info(out_dir, 1, 1)  # one job (1/1) wrote the whole decoding in place
+        return
     stats = DecodeStats()
     shards = [out_dir / "shards" / str(j) for j in range(1, num + 1)]
     infos = [_shard_info(shard, j, num) for j, shard in enumerate(shards, 1)]
