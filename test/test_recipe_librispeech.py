@@ -25,6 +25,7 @@ from slurm_cluster import slurm_cluster  # noqa: F401  (the session fixture)
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "egs" / "librispeech" / "asr1"
 TEST_SETS = ("test_clean", "test_other")
+STAGES = ("align", "shrink", "sft")
 TRAIN_PARTS = ("train-clean-100", "train-other-500")
 # the paper's configs at the size of the tiny models, a few steps each
 TRAIN_ARGS = (
@@ -71,6 +72,32 @@ def run_recipe(recipe: Path, corpus: Path, models: Path, env: dict[str, str], *e
     proc = subprocess.run(args, cwd=recipe, env=env, capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return proc
+
+
+@pytest.mark.parametrize("setting", ["", "1gpu"])
+def test_configs_load_and_keep_the_paper_setting(setting):
+    """Every stage config loads (its keys are checked); both settings train the paper's
+    model (LoRA r=64 alpha=16, CTC 0.3, bf16, ~4k SFT steps); the one-GPU one changes only
+    the LLM, the strategy and what fits one GPU."""
+    from soundwave.config import load_config
+    from soundwave.decode.decode import DecodeConfig
+    from soundwave.train.stages import TrainConfig
+
+    conf = RECIPE / "conf" / setting
+    align, shrink, sft = (load_config(TrainConfig, conf / f"{s}.yaml") for s in STAGES)
+    model = align.model
+    assert (model["lora_rank"], model["lora_alpha"], model["ctc_weight"]) == (64, 16, 0.3)
+    assert model["encoder_path"].endswith("whisper-large-v2")
+    assert sft.train.max_steps == 4000
+    for cfg in (align, shrink, sft):
+        assert cfg.train.dtype == "bfloat16"
+        assert cfg.train.strategy == ("ddp" if setting else "fsdp")
+        assert cfg.data.train[0].cuts == "data/fbank/cuts_train.jsonl.gz"
+    assert load_config(DecodeConfig, conf / "decode.yaml").generation.num_beams == 1
+    if setting:
+        paper = load_config(TrainConfig, RECIPE / "conf" / "align.yaml").model
+        changed = {k for k in model if model[k] != paper.get(k)}
+        assert changed == {"llm_path", "gradient_checkpointing"}
 
 
 def test_speaker_list_errors_name_the_line(tmp_path):
@@ -141,7 +168,7 @@ def check_data_dirs(recipe: Path, corpus: Path) -> None:
 
 def check_results(exp: Path) -> None:
     """Every test set decoded whole, scored with Whisper's English normaliser, in RESULTS.md."""
-    for stage in ("align", "shrink", "sft"):
+    for stage in STAGES:
         assert (exp / stage / "trained.safetensors").is_file()
     results = (exp / "RESULTS.md").read_text()
     assert "| tag | stage | config | test_clean | test_other |" in results
@@ -177,7 +204,7 @@ def test_librispeech_recipe_on_slurm(tmp_path, corpus_and_models, slurm_cluster)
     # fbank and decoding: array jobs of 2 tasks
     assert "--array=1-2 " in (recipe / "data/fbank/train/log/q/fbank.sh").read_text()
     assert "--array=1-2 " in (exp / "sft/log/q/decode_test_clean.sh").read_text()
-    for stage in ("align", "shrink", "sft"):
+    for stage in STAGES:
         log = (exp / stage / "log" / "train.log").read_text()
         launch = next(line for line in log.splitlines() if line.startswith("launch_train: "))
         assert launch.split()[1] == "srun" and "--rdzv-backend=c10d" in launch
