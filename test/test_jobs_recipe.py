@@ -168,3 +168,21 @@ def test_stage_script_shrink_init_skips_stage_one(tmp_path, init):
     assert [c.split("--exp-dir ")[1] for c in calls] == [
         "exp/soundwave/shrink" + ("" if init == "none" else f" init_from={init}")
     ]
+
+
+def test_stage_script_multi_process_training(tmp_path):
+    """--ngpu/--train-procs N and --train-nodes M start the training through the launcher
+    (torchrun, or srun + torchrun in a Slurm job), and a job of M nodes asks the runner for
+    them; one process stays plain python (the command line of before)."""
+    recipe = recording_recipe(tmp_path)
+    for args in (["--ngpu", "1"], ["--ngpu", "2"], ["--train-procs", "2", "--train-nodes", "2"]):
+        res = sh(["./soundwave.sh", "--stage", "3", "--stop-stage", "3", *args], recipe)
+        assert res.returncode == 0, res.stdout + res.stderr
+    calls = [c.split(" --config ")[0] for c in (recipe / "calls.txt").read_text().splitlines()]
+    assert calls == [
+        "--gpu 1 exp/soundwave/align/log/train.log python -m soundwave.bin.train",
+        "--gpu 2 exp/soundwave/align/log/train.log python -m soundwave.bin.launch_train "
+        "--nproc-per-node 2 --nodes 1 --",
+        "--gpu 0 --nodes 2 exp/soundwave/align/log/train.log python -m soundwave.bin.launch_train "
+        "--nproc-per-node 2 --nodes 2 --",
+    ]

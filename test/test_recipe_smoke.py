@@ -23,6 +23,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import jobs_util
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,14 +36,7 @@ MAX_CTC_WER = 50.0
 
 
 def copy_recipe(dest: Path) -> Path:
-    dest.mkdir(parents=True)
-    for name in ("run.sh", "conf", "local"):
-        src = RECIPE / name
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest / name)
-    (dest / "utils").symlink_to(REPO / "utils")
-    for name in ("soundwave.sh", "cmd.sh", "path.sh"):
-        (dest / name).symlink_to(REPO / "egs" / "TEMPLATE" / name)
-    return dest
+    return jobs_util.copy_recipe(RECIPE, dest)
 
 
 def score_record(exp: Path, stage: str, set_name: str, task: str) -> dict:

@@ -23,6 +23,7 @@ shrink_init=""              # Stage II starts from this dir (default: exp/<tag>/
                             # none: from the shrink config's own model; either way
                             # stage 3 (this run's Stage I) is skipped
 decode_config=conf/decode.yaml
+decode_args=""              # key=value overrides of the decode config (stage 6)
 decode_stages="shrink sft"  # which stage outputs to decode
 decode_tasks="asr"          # tasks decoded on every test set
 train_args=""               # extra key=value overrides for every training stage
@@ -41,7 +42,9 @@ hearing_tasks=""            # stage 7: is each decoded model hearing the audio o
 hearing_utts=32
 asr_normalizer=""           # the asr task's scoring normaliser (default basic; english:
                             # Whisper's, as English ASR results are reported)
-ngpu=0
+ngpu=0                      # GPUs per node of each training job
+train_procs=""              # training processes per node (default: ngpu; 1 without GPUs)
+train_nodes=1               # nodes of each training job (more than 1: Slurm)
 
 # shellcheck disable=SC2034  # read by parse_options.sh
 help_message="Usage: $0 [options]
@@ -51,8 +54,11 @@ help_message="Usage: $0 [options]
   --train-args \"k=v ...\"       overrides for stages 3-5; --align-args, --shrink-args,
                                --sft-args: for one stage (they win over --train-args)
   --align-config, --shrink-config, --sft-config, --decode-config FILE   the stage configs
+  --decode-args \"k=v ...\"      overrides of the decode config
   --shrink-init DIR|none       what Stage II starts from (default exp/<tag>/align; a DIR
                                or none skips stage 3: e.g. another recipe's Stage I)
+  --ngpu N, --train-procs N, --train-nodes M   training on M nodes x N processes
+                               (torchrun; on Slurm srun + torchrun, c10d rendezvous)
   --encoder-cache true         stage 2.7: the frozen encoder's outputs, computed once
   --whisper-reference DIR      also decode the test sets with this Whisper's own decoder
   --hearing-tasks \"asr gender\" stage 7: does each decoded model hear the audio? (dev set)
@@ -74,7 +80,14 @@ log() { echo "$(date '+%F %T') ($(basename "$0")) $*"; }
 exp=exp/${tag}
 sets=$(echo "${train_set} ${valid_set} ${test_sets}" | tr ' ' '\n' | awk 'NF && !seen[$0]++')
 train_py="python -m soundwave.bin.train"
-[ "${ngpu}" -gt 1 ] && train_py="torchrun --standalone --nproc_per_node ${ngpu} -m soundwave.bin.train"
+procs=${train_procs:-${ngpu}}
+[ "${procs}" -ge 1 ] || procs=1
+# several processes: torchrun here, srun + torchrun (c10d rendezvous) inside a Slurm job
+if [ "${procs}" -gt 1 ] || [ "${train_nodes}" -gt 1 ]; then
+  train_py="python -m soundwave.bin.launch_train --nproc-per-node ${procs} --nodes ${train_nodes} --"
+fi
+train_job_opts=()
+[ "${train_nodes}" -gt 1 ] && train_job_opts=(--nodes "${train_nodes}")
 
 if stage_on 1; then
   log "stage 1: lhotse manifests"
@@ -135,7 +148,7 @@ train_stage() {  # <stage-number> <name> <config> <init-from or ""> <the stage's
   stage_on "${n}" || return 0
   log "stage ${n}: ${name} (${config})"
   # shellcheck disable=SC2086
-  ${cuda_cmd} --gpu "${ngpu}" "${exp}/${name}/log/train.log" \
+  ${cuda_cmd} --gpu "${ngpu}" ${train_job_opts[@]+"${train_job_opts[@]}"} "${exp}/${name}/log/train.log" \
     ${train_py} --config "${config}" --exp-dir "${exp}/${name}" ${init:+init_from=${init}} ${train_args} ${own_args}
 }
 # --shrink-init DIR|none: Stage II does not start from this run's Stage I, which is skipped
@@ -169,7 +182,7 @@ if stage_on 6; then
       ${decode_cmd} JOB=1:"${nj}" "${exp}/${m}/log/decode_${s}.JOB.log" \
         python -m soundwave.bin.decode --model-dir "${exp}/${m}" --config "${decode_config}" \
           --cuts "data/${feats}/cuts_${s}.jsonl.gz" --tasks ${decode_tasks} --out-dir "${out}" --shard JOB/"${nj}" \
-          ${decode_cache_args}
+          ${decode_cache_args} ${decode_args}
       # shellcheck disable=SC2086
       python -m soundwave.bin.decode --merge "${nj}" --tasks ${decode_tasks} --out-dir "${out}"
     done

@@ -30,6 +30,7 @@ option gpu=* --gres=gpu:$0
 option gpu=0
 option time=* --time=$0
 option partition=* --partition=$0
+option nodes=* --nodes=$0 --ntasks-per-node=1
 """
 
 # Where Kaldi's slurm.pl looks when --config is not given.
