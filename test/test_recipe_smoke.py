@@ -34,10 +34,11 @@ LOSS_FALLS = {("align", "ctc_loss"): 0.6, ("shrink", "lm_loss"): 0.9}
 MAX_CTC_WER = 50.0
 
 
-def copy_recipe(dest: Path) -> Path:
+def copy_recipe(dest: Path, recipe: Path = RECIPE) -> Path:
+    """A copy of ``recipe`` (run.sh, conf, local) whose shared scripts are links, as in egs/."""
     dest.mkdir(parents=True)
     for name in ("run.sh", "conf", "local"):
-        src = RECIPE / name
+        src = recipe / name
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest / name)
     (dest / "utils").symlink_to(REPO / "utils")
     for name in ("soundwave.sh", "cmd.sh", "path.sh"):

@@ -25,13 +25,14 @@ ngpu=0
 tag=covost2
 test_sets="dev test"
 decode_stages="sft"
+decode_config=conf/decode.yaml
 train_args=""       # key=value overrides for stages 3-5; --align-args etc. for one stage
 align_args=""
 shrink_args=""
 sft_args=""
 
 # shellcheck disable=SC2034  # read by parse_options.sh
-help_message="Usage: $0 --covost-dir DIR --cv-root DIR [--stage N] [--stop-stage N] [--pairs \"en_de en_zh\"] [--conf conf|conf/1gpu] [--encoder-path DIR] [--llm-path DIR] [--ngpu N] [--nj N] [--tag NAME] [--test-sets \"dev test\"] [--train-args \"k=v ...\"] [--align-args|--shrink-args|--sft-args \"k=v ...\"]"
+help_message="Usage: $0 --covost-dir DIR --cv-root DIR [--stage N] [--stop-stage N] [--pairs \"en_de en_zh\"] [--conf conf|conf/1gpu] [--encoder-path DIR] [--llm-path DIR] [--ngpu N] [--nj N] [--tag NAME] [--test-sets \"dev test\"] [--decode-config FILE] [--train-args \"k=v ...\"] [--align-args|--shrink-args|--sft-args \"k=v ...\"]"
 
 # shellcheck source=/dev/null
 . ./path.sh
@@ -54,7 +55,7 @@ fi
 
 ./soundwave.sh --stage "${stage}" --stop-stage "${stop_stage}" --nj "${nj}" --ngpu "${ngpu}" --tag "${tag}" \
   --train-set train --valid-set dev --test-sets "${test_sets}" \
-  --decode-tasks "${decode_tasks}" --decode-stages "${decode_stages}" \
+  --decode-tasks "${decode_tasks}" --decode-stages "${decode_stages}" --decode-config "${decode_config}" \
   --asr-normalizer english --chrf true \
   --align-config "${conf}/align.yaml" --shrink-config "${conf}/shrink.yaml" --sft-config "${conf}/sft.yaml" \
   --train-args "${train_args}" --align-args "${align_args}" --shrink-args "${shrink_args}" \
