@@ -41,7 +41,8 @@ SENTENCES = (
 )
 VOICES = ("en-us", "en+f3", "en-gb-x-rp", "en+m3")
 CV_COLUMNS = ("client_id", "path", "sentence", "up_votes", "down_votes", "age", "gender", "accent")
-TARGETS = {"de": 1, "zh": 2}  # index of each translation in SENTENCES
+# CoVoST's language codes (Chinese with its region) -> index of the translation in SENTENCES
+TARGETS = {"de": 1, "zh-CN": 2}
 
 
 @dataclass
@@ -76,7 +77,7 @@ def speak_mp3(text: str, voice: str, out: Path) -> None:
 
 
 def write_fake_covost2(
-    root: Path, sizes: dict[str, int] | None = None, targets: tuple[str, ...] = ("de", "zh")
+    root: Path, sizes: dict[str, int] | None = None, targets: tuple[str, ...] = ("de", "zh-CN")
 ) -> FakeCovost:
     """Lay out the fake corpus under ``root`` (``sizes``: clips per split, default
     train 8, dev 2, test 2; the speakers of each split are its own)."""

@@ -21,7 +21,7 @@ ROWS = {
         ("common_voice_en_2.mp3", "Good morning.", "Guten Morgen.", B),
         ("common_voice_en_1.mp3", 'He said "hi.', 'Er sagte "hallo.', A),
     ],
-    "zh": [
+    "zh-CN": [
         ("common_voice_en_1.mp3", 'He said "hi.', '他说"你好。', A),
         ("common_voice_en_2.mp3", "Good morning.", "早上好。", B),
     ],
@@ -42,7 +42,7 @@ def corpus(tmp_path):
 
 def test_both_pairs_in_one_sorted_data_dir(corpus):
     covost, cv = corpus
-    d = covost_data_dir(covost, cv, ["en_de", "en_zh"], "test")
+    d = covost_data_dir(covost, cv, ["en_de", "en_zh-CN"], "test")
     ids = [f"{A}-common_voice_en_1", f"{B}-common_voice_en_2"]
     assert d.utt_ids == sorted(ids) and list(d["text"]) == sorted(ids)
     assert d["utt2spk"] == {ids[0]: A, ids[1]: B}
@@ -55,7 +55,7 @@ def test_both_pairs_in_one_sorted_data_dir(corpus):
 def test_cli_writes_valid_data_dirs(corpus, tmp_path):
     covost, cv = corpus
     out = tmp_path / "data"
-    argv = ["--covost-dir", str(covost), "--cv-root", str(cv), "--pairs", "en_de", "en_zh"]
+    argv = ["--covost-dir", str(covost), "--cv-root", str(cv), "--pairs", "en_de", "en_zh-CN"]
     prepare_covost2.main([*argv, "--splits", "test", "--out", str(out)])
     back = DataDir.load(out / "test")
     assert set(back.tables) == {"wav.scp", "text", "utt2spk", "text.de", "text.zh"}
@@ -101,9 +101,9 @@ def test_bad_header_and_missing_file(corpus):
 def test_pairs_that_disagree_on_a_clip(corpus):
     covost, cv = corpus
     rows = [("common_voice_en_1.mp3", "Another sentence.", "他说。", A)]
-    write_tsv(covost / "covost_v2.en_zh.test.tsv", HEADER, rows)
+    write_tsv(covost / "covost_v2.en_zh-CN.test.tsv", HEADER, rows)
     with pytest.raises(UserError, match=r"sentence or client_id differ from .*en_de.test.tsv:3"):
-        covost_data_dir(covost, cv, ["en_de", "en_zh"], "test")
+        covost_data_dir(covost, cv, ["en_de", "en_zh-CN"], "test")
 
 
 def test_missing_clips_skipped_on_request(corpus):

@@ -109,3 +109,29 @@ def test_covost2_recipe_on_a_fake_corpus(tmp_path):
         assert f"## {task}: BLEU" in results and f"## {task}: chrF" in results
         assert score(task, ".chrf")["guard"] == {}  # the guard table shows BLEU only
     assert "## asr: %WER" in results and "tok:zh|smooth:exp" in results
+
+
+@pytest.mark.parametrize(
+    "path", sorted((RECIPE / "conf").rglob("*.yaml")), ids=lambda p: str(p.relative_to(RECIPE))
+)
+def test_configs_load_with_the_papers_setting(path):
+    """Every config's keys are real ones (checked at load), and the training configs keep
+    the paper's setting: LoRA r=64 alpha=16, CTC 0.3, bf16, FSDP (1gpu: a smaller LLM)."""
+    from soundwave.config import load_config
+    from soundwave.decode.decode import DecodeConfig
+    from soundwave.train.stages import TrainConfig
+
+    if path.name == "decode.yaml":
+        load_config(DecodeConfig, path)
+        return
+    cfg = load_config(TrainConfig, path)
+    assert cfg.train.dtype == "auto"  # bf16 autocast on GPUs
+    assert cfg.train.strategy == ("ddp" if path.parent.name == "1gpu" else "fsdp")
+    if cfg.stage == "align":
+        model = cfg.model
+        assert (model["lora_rank"], model["lora_alpha"], model["ctc_weight"]) == (64, 16, 0.3)
+        assert model["encoder_path"].endswith("whisper-large-v2")
+        llm = "Llama-3.2-3B-Instruct" if path.parent.name == "1gpu" else "Llama-3.1-8B-Instruct"
+        assert model["llm_path"].endswith(llm) and model["llm_dtype"] == "bfloat16"
+    if cfg.stage == "sft":
+        assert cfg.train.max_steps == 4000

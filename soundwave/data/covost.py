@@ -8,6 +8,10 @@ tab-separated columns ``path sentence translation client_id`` (pandas with
 ``quoting=QUOTE_NONE`` and ``\\`` as the escape character).  ``path`` names an MP3 clip
 of ``<cv_root>/<src>/clips/``, ``client_id`` its Common Voice speaker.
 
+CoVoST names a pair by Common Voice's language codes, some with a region (``en_de``,
+``en_zh-CN``, ``en_sv-SE``); the translation file is named by the language alone
+(``text.zh``), as the ``st_<src>_<tgt>`` tasks read it.
+
 The En->X pairs translate the same English clips, so one data dir per split holds them
 all: ``text`` (the source transcript), ``text.<tgt>`` per pair, ``utt2spk`` (the
 ``client_id``) and ``wav.scp`` (the clip's absolute path: ``make_manifests`` turns MP3
@@ -43,7 +47,7 @@ class CovostRow:
 
 
 def pair_tsv(covost_dir: str | os.PathLike, pair: str, split: str) -> Path:
-    """Where ``get_covost_splits.py`` writes a pair's split (``pair``: ``en_de``)."""
+    """Where ``get_covost_splits.py`` writes a pair's split (``pair``: ``en_de``, ``en_zh-CN``)."""
     return Path(covost_dir) / f"covost_v2.{pair}.{split}.tsv"
 
 
@@ -102,6 +106,11 @@ def _parse_rows(path: Path, f: TextIO) -> list[CovostRow]:
     return rows
 
 
+def target_language(pair: str) -> str:
+    """The language of a pair's translations, without region: ``en_zh-CN`` -> ``zh``."""
+    return pair.split("_")[1].split("-")[0]
+
+
 @dataclass
 class _Utterance:
     row: CovostRow
@@ -130,7 +139,7 @@ def covost_data_dir(
     missing = 0
     for pair in pairs:
         tsv = pair_tsv(covost_dir, pair, split)
-        target = pair.split("_")[1]
+        target = target_language(pair)
         for row in read_covost_tsv(tsv):
             utt = utts.get(row.path)
             if utt is None:

@@ -16,7 +16,7 @@ stage=0
 stop_stage=7
 covost_dir=""       # stage 0: the CoVoST 2 split TSVs
 cv_root=""          # stage 0: the Common Voice release (<cv_root>/en/clips)
-pairs="en_de en_zh" # the language pairs (the stage configs train and validate both)
+pairs="en_de en_zh-CN"  # CoVoST's language pairs (the stage configs train both)
 conf=conf           # the stage configs: conf (the paper's setting) | conf/1gpu
 encoder_path=""     # a local HF Whisper dir (default: the align config's, whisper-large-v2)
 llm_path=""         # a local HF instruction LLM dir (default: the align config's)
@@ -32,7 +32,7 @@ shrink_args=""
 sft_args=""
 
 # shellcheck disable=SC2034  # read by parse_options.sh
-help_message="Usage: $0 --covost-dir DIR --cv-root DIR [--stage N] [--stop-stage N] [--pairs \"en_de en_zh\"] [--conf conf|conf/1gpu] [--encoder-path DIR] [--llm-path DIR] [--ngpu N] [--nj N] [--tag NAME] [--test-sets \"dev test\"] [--decode-config FILE] [--train-args \"k=v ...\"] [--align-args|--shrink-args|--sft-args \"k=v ...\"]"
+help_message="Usage: $0 --covost-dir DIR --cv-root DIR [--stage N] [--stop-stage N] [--pairs \"en_de en_zh-CN\"] [--conf conf|conf/1gpu] [--encoder-path DIR] [--llm-path DIR] [--ngpu N] [--nj N] [--tag NAME] [--test-sets \"dev test\"] [--decode-config FILE] [--train-args \"k=v ...\"] [--align-args|--shrink-args|--sft-args \"k=v ...\"]"
 
 # shellcheck source=/dev/null
 . ./path.sh
@@ -44,7 +44,10 @@ help_message="Usage: $0 --covost-dir DIR --cv-root DIR [--stage N] [--stop-stage
 # the models live in local dirs (no download at run time): name them on the command line
 align_args="${encoder_path:+model.encoder_path=${encoder_path} }${llm_path:+model.llm_path=${llm_path} }${align_args}"
 decode_tasks="asr"
-for p in ${pairs}; do decode_tasks+=" st_${p}"; done
+for p in ${pairs}; do  # en_zh-CN -> st_en_zh (text.zh)
+  tgt=${p#*_}
+  decode_tasks+=" st_${p%%_*}_${tgt%%-*}"
+done
 
 # shellcheck source=/dev/null
 . utils/lib/stages.sh

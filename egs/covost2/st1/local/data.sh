@@ -6,11 +6,11 @@ set -euo pipefail
 
 covost_dir=""        # covost_v2.en_<tgt>.{train,dev,test}.tsv (CoVoST's get_covost_splits.py)
 cv_root=""           # the Common Voice release: <cv_root>/en/clips/*.mp3
-pairs="en_de en_zh"
+pairs="en_de en_zh-CN"  # CoVoST's names; text.<tgt> drops the region (text.zh)
 skip_missing_clips=false  # true: leave out (and count) rows whose clip is not in clips/
 
 # shellcheck disable=SC2034  # read by parse_options.sh
-help_message="Usage: $0 --covost-dir DIR --cv-root DIR [--pairs \"en_de en_zh\"] [--skip-missing-clips true]"
+help_message="Usage: $0 --covost-dir DIR --cv-root DIR [--pairs \"en_de en_zh-CN\"] [--skip-missing-clips true]"
 # shellcheck source=/dev/null
 . utils/parse_options.sh
 if [ -z "${covost_dir}" ] || [ -z "${cv_root}" ]; then
