@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -38,3 +39,16 @@ def max_overlap(stamp_dir: Path, ids) -> int:
         now += step
         best = max(best, now)
     return best
+
+
+def copy_recipe(recipe: Path, dest: Path) -> Path:
+    """A copy of ``recipe`` (run.sh, conf/, local/) at ``dest`` whose shared scripts and
+    utils/ link to this repository's, as a checkout of the recipe has them."""
+    dest.mkdir(parents=True)
+    for name in ("run.sh", "conf", "local"):
+        src = recipe / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest / name)
+    (dest / "utils").symlink_to(REPO / "utils")
+    for name in ("soundwave.sh", "cmd.sh", "path.sh"):
+        (dest / name).symlink_to(REPO / "egs" / "TEMPLATE" / name)
+    return dest

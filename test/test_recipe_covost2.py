@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from covost_util import SENTENCES, write_fake_covost2
-from test_recipe_smoke import REPO, copy_recipe
+from jobs_util import REPO, copy_recipe
 
 RECIPE = REPO / "egs" / "covost2" / "st1"
 TASKS = ("asr", "st_en_de", "st_en_zh")
@@ -55,7 +55,7 @@ def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
 )
 def test_covost2_recipe_on_a_fake_corpus(tmp_path):
     fake = write_fake_covost2(tmp_path / "corpus", {"train": 4, "dev": 2, "test": 2})
-    recipe = copy_recipe(tmp_path / "st1", RECIPE)
+    recipe = copy_recipe(RECIPE, tmp_path / "st1")
     # the tiny LLM's tokenizer learns the corpus' three languages
     tokenizer_text = recipe / "tokenizer_text"
     lines = [f"s{k:02d}-{j} {text}" for k, s in enumerate(SENTENCES) for j, text in enumerate(s)]

@@ -23,6 +23,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import jobs_util
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,16 +35,8 @@ LOSS_FALLS = {("align", "ctc_loss"): 0.6, ("shrink", "lm_loss"): 0.9}
 MAX_CTC_WER = 50.0
 
 
-def copy_recipe(dest: Path, recipe: Path = RECIPE) -> Path:
-    """A copy of ``recipe`` (run.sh, conf, local) whose shared scripts are links, as in egs/."""
-    dest.mkdir(parents=True)
-    for name in ("run.sh", "conf", "local"):
-        src = recipe / name
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest / name)
-    (dest / "utils").symlink_to(REPO / "utils")
-    for name in ("soundwave.sh", "cmd.sh", "path.sh"):
-        (dest / name).symlink_to(REPO / "egs" / "TEMPLATE" / name)
-    return dest
+def copy_recipe(dest: Path) -> Path:
+    return jobs_util.copy_recipe(RECIPE, dest)
 
 
 def score_record(exp: Path, stage: str, set_name: str, task: str) -> dict:
