@@ -39,10 +39,10 @@ whisper_reference=""        # a Whisper dir (HF) whose own decoder also transcri
 hearing_tasks=""            # stage 7: is each decoded model hearing the audio of these
                             # tasks? (hearing_check on the valid set, in RESULTS.md)
 hearing_utts=32
-asr_normalizer=""           # the asr task's scoring normaliser (default basic; english:
-                            # Whisper's, as English ASR results are reported)
 chrf=false                  # true: the translation tasks (st_*) get chrF beside BLEU
                             # (score_<task>.chrf.json, a table of its own in RESULTS.md)
+asr_normalizer=""           # the asr task's scoring normaliser (default basic; english:
+                            # Whisper's, as English ASR results are reported)
 ngpu=0
 
 # shellcheck disable=SC2034  # read by parse_options.sh
