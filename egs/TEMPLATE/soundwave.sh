@@ -40,6 +40,8 @@ whisper_reference=""        # a Whisper dir (HF) whose own decoder also transcri
 hearing_tasks=""            # stage 7: is each decoded model hearing the audio of these
                             # tasks? (hearing_check on the valid set, in RESULTS.md)
 hearing_utts=32
+chrf=false                  # true: the translation tasks (st_*) get chrF beside BLEU
+                            # (score_<task>.chrf.json, a table of its own in RESULTS.md)
 asr_normalizer=""           # the asr task's scoring normaliser (default basic; english:
                             # Whisper's, as English ASR results are reported)
 ngpu=0                      # GPUs per node of each training job
@@ -62,6 +64,7 @@ help_message="Usage: $0 [options]
   --encoder-cache true         stage 2.7: the frozen encoder's outputs, computed once
   --whisper-reference DIR      also decode the test sets with this Whisper's own decoder
   --hearing-tasks \"asr gender\" stage 7: does each decoded model hear the audio? (dev set)
+  --chrf true                  stage 7: chrF beside BLEU for the st_* tasks
   --train-set, --valid-set, --test-sets, --tag, --nj, --n-mels, --decode-tasks, ...
   (every variable at the top of $0 is an option)"
 
@@ -199,9 +202,11 @@ if stage_on 7; then
         d=${exp}/${m}/decode_${s}_${t}
         norm=()
         [ "${t}" = asr ] && [ -n "${asr_normalizer}" ] && norm=(--normalizer "${asr_normalizer}")
-        python -m soundwave.bin.score --task "${t}" --ref "${d}/ref.txt" --hyp "${d}/hyp.txt" \
-          --set "${s}" --stage "${m}" --config "${config}" --out "${d}/score_${t}.json" \
-          ${norm[@]+"${norm[@]}"}
+        scored=(--task "${t}" --ref "${d}/ref.txt" --hyp "${d}/hyp.txt" --set "${s}" --stage "${m}" --config "${config}")
+        python -m soundwave.bin.score "${scored[@]}" --out "${d}/score_${t}.json" ${norm[@]+"${norm[@]}"}
+        if "${chrf}" && [[ ${t} == st_* ]]; then
+          python -m soundwave.bin.score "${scored[@]}" --metric chrf --out "${d}/score_${t}.chrf.json"
+        fi
       done
     done
   done

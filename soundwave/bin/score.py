@@ -62,7 +62,11 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--normalizer", choices=list(NORMALIZERS), help="text normaliser (default: per metric)"
     )
-    parser.add_argument("--bleu-tokenize", help="sacrebleu tokenizer (default 13a; zh, ja-mecab…)")
+    parser.add_argument(
+        "--bleu-tokenize",
+        help="sacrebleu tokenizer (default: by the --task's target language, zh for "
+        "st_*_zh, ja-mecab, ko-mecab, else 13a)",
+    )
     parser.add_argument("--ref-format", choices=FORMATS, default="auto")
     parser.add_argument("--hyp-format", choices=FORMATS, default="auto")
     meta = parser.add_argument_group("what was scored (default: from the --out path)")

@@ -25,7 +25,7 @@ from soundwave.score.guard import (
     read_guard,
     with_fallback,
 )
-from soundwave.score.metrics import compute, constant_answer_baseline
+from soundwave.score.metrics import bleu_tokenize_for, compute, constant_answer_baseline
 from soundwave.score.results import ScoreRecord, file_hash, infer_layout, write_score
 from soundwave.score.textio import read_utt_texts
 from soundwave.tasks import get_task
@@ -175,12 +175,24 @@ def guard_report(
     return report
 
 
+def _is_main_metric(task: str, metric: str) -> bool:
+    """Whether ``metric`` is ``task``'s own (true for a task the registry does not know)."""
+    try:
+        return not task or get_task(task).metric == metric
+    except UserError:
+        return True
+
+
 def score(job: ScoreJob) -> str:
     """Score ``job``: print and return the one-line summary, write the record if asked."""
     if job.metric is None:
         if not job.task:
             raise UserError("give --metric, or --task to use that task's metric")
         job.metric = get_task(job.task).metric
+    layout = infer_layout(job.out) if job.out else {}
+    task = job.task or layout.get("task", "")
+    if job.bleu_tokenize is None:
+        job.bleu_tokenize = bleu_tokenize_for(task)
     refs = read_utt_texts(job.ref, job.ref_format)
     hyps = read_utt_texts(job.hyp, job.hyp_format)
     if not refs:
@@ -205,9 +217,10 @@ def score(job: ScoreJob) -> str:
             f" ({len(missing)} missing hypotheses scored as empty, {len(extra)} extra ignored)"
         )
     print(summary)
-    layout = infer_layout(job.out) if job.out else {}
-    task = job.task or layout.get("task", "")
-    guard = guard_report(job, task, ids, list(refs.values()), hyps)
+    # the guard and the decoding's speed go with the task's own metric: a further metric
+    # of the same decoding (chrF beside BLEU) would only repeat them in RESULTS.md
+    main = _is_main_metric(task, job.metric)
+    guard = guard_report(job, task, ids, list(refs.values()), hyps) if main else {}
     if guard:
         both = f"{guard['without_fallback'][job.metric]:.2f} without the fallback"
         if "with_fallback" in guard:
@@ -249,7 +262,7 @@ def score(job: ScoreJob) -> str:
             details=result.details,
             chance={"answer": chance_answer, "scores": chance.scores},
             guard=guard,
-            decoding=decoding_speed(job.hyp),
+            decoding=decoding_speed(job.hyp) if main else {},
         )
         write_score(job.out, record)
 

@@ -81,7 +81,8 @@ class Task:
     make the task not applicable).  ``text_instructions`` are templates with ``{text}`` (the
     transcript) and ``{instruction}`` for the text-only variant.  ``source_language``
     (ST) makes the task inapplicable to utterances whose ``language`` field says
-    otherwise.
+    otherwise; ``target_language`` (ST) is the language of the answer (its BLEU
+    tokenizer depends on it: :func:`soundwave.score.metrics.bleu_tokenize_for`).
     """
 
     name: str
@@ -93,6 +94,7 @@ class Task:
     labels: tuple[str, ...] | None = None
     label_aliases: Mapping[str, str] = field(default_factory=dict, hash=False)
     source_language: str | None = None
+    target_language: str | None = None
 
     def __post_init__(self) -> None:
         if not self.instructions and self.instruction_field is None:
@@ -239,6 +241,7 @@ def speech_translation(src: str, tgt: str) -> Task:
             )
         ),
         source_language=src,
+        target_language=tgt,
     )
 
 
