@@ -1,0 +1,150 @@
+"""lhotse Shar: export of features and encoder outputs, streaming training, damaged shards."""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+
+import numpy as np
+import pytest
+from pipeline_util import losses, write_config
+
+from soundwave.bin import cache_encoder, export_shar, train
+from soundwave.data.batches import MixedCuts
+from soundwave.data.encoder_cache import load_frames
+from soundwave.data.lhotse_io import load_cuts
+from soundwave.data.shar import SharCuts, scan_shar
+from soundwave.features.fbank import TAIL_KEY
+
+pytestmark = pytest.mark.slow
+
+STEPS = {"max_steps": 6, "log_interval": 1, "save_interval": 2}
+
+
+def export(cuts, out, *extra):
+    export_shar.main(["--cuts", str(cuts), "--out", str(out), "--no-progress", *extra])
+    return out
+
+
+@pytest.fixture(scope="module")
+def shar(tiny_pipeline, tmp_path_factory):
+    """The tiny train set as Shar: in one shard, and in three (16 cuts each)."""
+    d = tmp_path_factory.mktemp("shar")
+    cuts = tiny_pipeline / "cuts_train.jsonl.gz"
+    return {"one": export(cuts, d / "one"), "three": export(cuts, d / "three", "--shard-size", "16")}
+
+
+def test_features_and_every_cut_field_round_trip(tiny_pipeline, shar):
+    original = load_cuts(tiny_pipeline / "cuts_train.jsonl.gz")
+    assert scan_shar(shar["three"]).counts == [16, 16, 8]
+    back = load_cuts(shar["three"])
+    assert [c.id for c in back] == [c.id for c in original]  # no shuffling when eager
+    for a, b in zip(original, back, strict=True):
+        assert np.array_equal(a.load_features(), b.load_features())  # lilcom-fine: no loss
+        assert np.array_equal(a.load_custom(TAIL_KEY), b.load_custom(TAIL_KEY))
+        assert a.supervisions == b.supervisions  # text, translations, labels, speaker, ...
+        assert b.features.storage_type == "memory_lilcom"
+
+
+def test_encoder_outputs_round_trip(tiny_pipeline, tmp_path):
+    enc = tmp_path / "enc.jsonl.gz"
+    cache_encoder.main([
+        "--encoder", str(tiny_pipeline / "whisper"), "--cuts", str(tiny_pipeline / "cuts_dev.jsonl.gz"),
+        "--storage", str(tmp_path / "enc"), "--out-cuts", str(enc), "--dtype", "bfloat16",
+        "--no-progress",
+    ])  # fmt: skip
+    out = export(enc, tmp_path / "shar", "--fields", "encoder")
+    assert scan_shar(out).fields == ["sw_encoder_out"]
+    for a, b in zip(load_cuts(enc), load_cuts(out), strict=True):
+        assert load_frames(a).equal(load_frames(b))
+        assert a.custom["sw_encoder_id"] == b.custom["sw_encoder_id"]
+
+
+def test_each_pass_reads_every_cut_in_a_seeded_shard_order(tiny_pipeline, shar):
+    ids = sorted(c.id for c in load_cuts(tiny_pipeline / "cuts_train.jsonl.gz"))
+    layout = scan_shar(shar["three"])
+    a, b = SharCuts(layout, seed=3), SharCuts(layout, seed=3)
+    passes = [[c.id for c in a] for _ in range(4)]
+    assert all(sorted(p) == ids for p in passes)
+    assert len({tuple(p) for p in passes}) > 1  # reshuffled from pass to pass
+    assert passes == [[c.id for c in b] for _ in range(4)]  # the same seed: the same passes
+
+
+def test_training_on_shar_equals_training_on_the_manifest(tiny_pipeline, shar, tmp_path):
+    def run(name, cuts):
+        data = {"train": [{"cuts": str(cuts), "tasks": ["asr"]}], "valid": []}
+        config = write_config(tmp_path / f"{name}.yaml", tiny_pipeline, "align", data=data, train=STEPS)
+        train.main(["--config", str(config), "--exp-dir", str(tmp_path / name)])
+        return losses(tmp_path / name)
+
+    # one shard: the Shar stream is the manifest's order, so every batch is the same
+    assert run("shar", shar["one"]) == run("jsonl", tiny_pipeline / "cuts_train.jsonl.gz")
+
+
+def test_resume_from_shar_is_exact(tiny_pipeline, shar, tmp_path):
+    data = {"train": [{"cuts": str(shar["three"]), "tasks": ["asr"]}], "valid": []}
+    config = write_config(
+        tmp_path / "c.yaml", tiny_pipeline, "align", data=data, train=STEPS,
+        optim={"lr": 3.0e-3, "warmup_steps": 5, "scheduler": "constant"},
+    )  # fmt: skip
+    train.main(["--config", str(config), "--exp-dir", str(tmp_path / "full")])
+    train.main(["--config", str(config), "--exp-dir", str(tmp_path / "cut"), "train.max_steps=2"])
+    train.main(["--config", str(config), "--exp-dir", str(tmp_path / "cut")])
+    # its 3 shards hold about 3 batches: the resumed run crosses a pass (a new shard order)
+    assert losses(tmp_path / "cut")[-4:] == losses(tmp_path / "full")[-4:]
+
+
+def test_mixture_size_comes_from_the_cuts_shards(shar):
+    from soundwave.data.batches import DataSource
+
+    mixed = MixedCuts([DataSource(cuts=str(shar["three"]))], 1.0, seed=0)
+    assert mixed.sizes == {str(shar["three"]): 40}
+    assert mixed.cuts[str(shar["three"])].data.reader.epoch == 0  # counted, not read
+
+
+def corrupt(path, at, data=b"\xff" * 600):
+    raw = bytearray(path.read_bytes())
+    raw[at : at + len(data)] = data
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbled", "payload", "missing"])
+def test_a_damaged_shard_is_one_line_naming_it(tiny_pipeline, shar, tmp_path, damage, capsys):
+    d = shutil.copytree(shar["three"], tmp_path / "shar")
+    bad = d / "features.000001.tar"
+    if damage == "truncated":
+        bad.write_bytes(bad.read_bytes()[:-7000])
+    elif damage == "garbled":
+        corrupt(bad, 0)  # the first member's tar header
+    elif damage == "payload":  # a bit flip in the log-mel of one utterance: tar cannot tell
+        with tarfile.open(bad) as tar:
+            corrupt(bad, tar.getmembers()[2].offset_data + 40, b"\xff" * 40)
+    else:
+        bad.unlink()
+    data = {"train": [{"cuts": str(d), "tasks": ["asr"]}], "valid": []}
+    config = write_config(tmp_path / "c.yaml", tiny_pipeline, "align", data=data)
+    with pytest.raises(SystemExit) as exit_:
+        train.main(["--config", str(config), "--exp-dir", str(tmp_path / "exp")])
+    assert exit_.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in err[0]
+    named = str(d) if damage == "missing" else str(bad)
+    assert err[0].startswith("soundwave: error: ") and f"error: {named}: " in err[0], err[0]
+
+
+def test_a_killed_export_leaves_no_shar_dir(tiny_pipeline, tmp_path, monkeypatch):
+    from lhotse.shar import SharWriter
+
+    calls = {"n": 0}
+    write = SharWriter.write
+
+    def dying_write(self, cut):
+        calls["n"] += 1
+        if calls["n"] == 20:
+            raise KeyboardInterrupt  # the export killed mid-way
+        write(self, cut)
+
+    monkeypatch.setattr(SharWriter, "write", dying_write)
+    with pytest.raises(SystemExit):
+        export(tiny_pipeline / "cuts_train.jsonl.gz", tmp_path / "out", "--shard-size", "8")
+    assert list(tmp_path.iterdir()) == []
