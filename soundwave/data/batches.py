@@ -72,6 +72,10 @@ class DataConfig:
     # Shar training sources: each pass reads the shards in an order drawn from the seed and
     # the passes so far (lhotse's shuffle_shards with stateful_shuffle); false: in order
     shar_shuffle: bool = True
+    # cuts the training sampler holds (its bucketing or shuffle buffer, and the cuts read to
+    # estimate the bucket bins); null: lhotse's defaults (20000, 10000).  A cut read from
+    # Shar holds its data in memory, so this bounds the loader's memory
+    buffer_size: int | None = None
 
     def __post_init__(self) -> None:
         if self.sampler not in ("bucketing", "simple"):
@@ -90,6 +94,11 @@ class DataConfig:
             f"must be at least 1 (or null), not {self.max_cuts}",
         )
         require(self.num_buckets >= 1, "num_buckets", f"must be at least 1, not {self.num_buckets}")
+        require(
+            self.buffer_size is None or self.buffer_size >= 1,
+            "buffer_size",
+            f"must be at least 1 (or null), not {self.buffer_size}",
+        )
         if self.encoder_cache:
             mel = [k for k in ("spec_augment", "freq_warp", "on_the_fly") if getattr(self, k)]
             if mel:
@@ -117,12 +126,12 @@ class MixedCuts:
             tuple(MixtureEntry(s.key, tuple(s.tasks), s.weight) for s in sources), temperature
         )
         self.cuts = {
-            s.key: load_cuts(s.cuts, lazy=True, seed=seed, shuffle_shards=shar_shuffle)
+            s.key: _passes(load_cuts(s.cuts, lazy=True, seed=seed, shuffle_shards=shar_shuffle))
             for s in sources
         }
         # a Shar source knows its size from its cuts files; reading it would read its data
         self.sizes = {
-            k: len(v) if isinstance(v.data, SharCuts) else sum(1 for _ in v)
+            k: len(v) if isinstance(v, SharCuts) else sum(1 for _ in v)
             for k, v in self.cuts.items()
         }
         self.seed = seed
@@ -131,6 +140,12 @@ class MixedCuts:
         mixer = MixedSampler(self.spec, self.cuts, sizes=self.sizes, seed=self.seed)
         for position, (cut, task) in enumerate(mixer):
             yield tag_cut(cut, task, position)
+
+
+def _passes(cuts: CutSet) -> CutSet | SharCuts:
+    """What the mixture reads: a Shar source itself, whose passes it numbers (the shard
+    order of pass k is then the same whatever else read the source), else the cuts."""
+    return cuts.data if isinstance(cuts.data, SharCuts) else cuts
 
 
 def train_cuts(cfg: DataConfig, seed: int) -> CutSet:
@@ -158,8 +173,12 @@ def make_sampler(
         rank=rank,
     )
     if cfg.sampler == "bucketing":
-        return DynamicBucketingSampler(cuts, num_buckets=cfg.num_buckets, **common)
-    return DynamicCutSampler(cuts, **common)
+        buffer = {}
+        if cfg.buffer_size is not None:
+            buffer = dict(buffer_size=cfg.buffer_size, num_cuts_for_bins_estimate=cfg.buffer_size)
+        return DynamicBucketingSampler(cuts, num_buckets=cfg.num_buckets, **buffer, **common)
+    buffer = {} if cfg.buffer_size is None else {"shuffle_buffer_size": cfg.buffer_size}
+    return DynamicCutSampler(cuts, **buffer, **common)
 
 
 class BatchFactory:

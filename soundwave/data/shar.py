@@ -73,14 +73,18 @@ def scan_shar(root: str | Path) -> SharLayout:
     indices = sorted(cuts)
     if indices != list(range(len(indices))):
         missing = sorted(set(range(indices[-1] + 1)) - set(indices))
-        raise UserError(f"Shar shard {missing[0]:06d} is missing (cuts.{missing[0]:06d}.jsonl.gz)", root)
+        raise UserError(
+            f"Shar shard {missing[0]:06d} is missing (cuts.{missing[0]:06d}.jsonl.gz)", root
+        )
     for field, found in files.items():
         for i in indices:
             if i not in found:
                 raise UserError(f"Shar field '{field}' has no shard {i:06d}", root)
         extra = sorted(set(found) - set(indices))
         if extra:
-            raise UserError(f"Shar field '{field}' has shard {extra[0]:06d}, which has no cuts", root)
+            raise UserError(
+                f"Shar field '{field}' has shard {extra[0]:06d}, which has no cuts", root
+            )
     shards = [{field: found[i] for field, found in files.items()} for i in indices]
     for shard in shards:
         for path in shard.values():
@@ -129,7 +133,8 @@ class SharCuts(Dillable):
 
     ``seed`` and ``shuffle_shards`` go to lhotse's reader; the shard order of each pass is
     lhotse's (``stateful_shuffle``: seed + the number of completed passes), so two readers
-    made with the same seed read the same cuts in the same order, pass after pass.
+    made with the same seed read the same cuts in the same order, pass after pass;
+    :meth:`for_pass` reads a given pass.
     """
 
     def __init__(self, layout: SharLayout, seed: int = 0, shuffle_shards: bool = True) -> None:
@@ -145,11 +150,19 @@ class SharCuts(Dillable):
         return sum(self.layout.counts)
 
     def __iter__(self) -> Iterator[Cut]:
+        return self.for_pass(None)
+
+    def for_pass(self, epoch: int | None) -> Iterator[Cut]:
+        """The cuts of pass number ``epoch``, in lhotse's shard order for that pass whatever
+        was read before (the training mixture numbers its passes, so that a pass's order
+        does not depend on other reads of the same reader); None: the next pass."""
         it = iter(self.reader)
         order: list[int] | None = None
         read = 0
         while True:
             if order is None:  # lhotse draws this pass's order when it starts, from the same RNG
+                if epoch is not None:
+                    self.reader.epoch = epoch
                 order = self.reader._maybe_shuffle_shards(list(range(len(self.layout.shards))))
             try:
                 cut = next(it)

@@ -117,7 +117,9 @@ def export_shar(
         raise UserError("no cuts to export", manifest)
     kinds = list(dict.fromkeys(kinds or default_kinds(first)))
     if not kinds:
-        raise UserError("its cuts carry neither features nor an encoder cache: name --fields", manifest)
+        raise UserError(
+            "its cuts carry neither features nor an encoder cache: name --fields", manifest
+        )
     fields = _lhotse_fields(kinds, first.has_custom(TAIL_KEY), feature_format)
     stream = _checked(cuts, kinds, manifest)
     if progress:
@@ -126,9 +128,12 @@ def export_shar(
         stream = tqdm(stream, desc="export_shar", unit="cut")
     _remove_stale(out)
     count = 0
-    with reported_as_user_error(out, "cannot write the Shar export"), atomic_dir(out) as tmp:
-        with _writer(tmp, fields, shard_size, feature_format) as writer:
-            for cut in stream:
-                writer.write(cut)
-                count += 1
+    with (
+        reported_as_user_error(out, "cannot write the Shar export"),
+        atomic_dir(out) as tmp,
+        _writer(tmp, fields, shard_size, feature_format) as writer,
+    ):
+        for cut in stream:
+            writer.write(cut)
+            count += 1
     return {"cuts": count, "shards": -(-count // shard_size), "fields": fields}
