@@ -206,3 +206,20 @@ def test_stage_script_exports_the_train_set_with_shar_true(tmp_path):
         c.startswith("data/shar/log/export_train.log python -m soundwave.bin.export_shar")
         for c in calls
     )
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--fields", "encoder"], "utterance 'tr001-00000' (cut 1) has no encoder cache"),
+        (["--shard-size", "0"], "--shard-size must be at least 1, not 0"),
+    ],
+)
+def test_export_refuses_in_one_line(tiny_pipeline, tmp_path, capsys, args, says):
+    with pytest.raises(SystemExit) as exit_:
+        export_shar.main(["--cuts", str(tiny_pipeline / "cuts_train.jsonl.gz"), "--out",
+                          str(tmp_path / "out"), *args])  # fmt: skip
+    assert exit_.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0], err
+    assert not (tmp_path / "out").exists()

@@ -120,6 +120,9 @@ def export_shar(
         raise UserError(
             "its cuts carry neither features nor an encoder cache: name --fields", manifest
         )
+    why = _missing(first, kinds)  # before a progress bar starts
+    if why:
+        raise UserError(f"utterance '{first.id}' (cut 1) has {why}", manifest)
     fields = _lhotse_fields(kinds, first.has_custom(TAIL_KEY), feature_format)
     stream = _checked(cuts, kinds, manifest)
     if progress:
