@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import sys
 import tarfile
 
 import numpy as np
 import pytest
+import torch
 from jobs_util import sh
 from lhotse import CutSet
 from pipeline_util import losses, write_config
 from test_jobs_recipe import recording_recipe
+from test_pipeline_resume import run, train_cmd, weights
 
 from soundwave.bin import cache_encoder, export_shar, train
 from soundwave.data.batches import (
@@ -223,3 +226,19 @@ def test_export_refuses_in_one_line(tiny_pipeline, tmp_path, capsys, args, says)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and says in err[0], err
     assert not (tmp_path / "out").exists()
+
+
+def test_torchrun_two_ranks_on_shar_equal_one_process(tiny_pipeline, shar, tmp_path):
+    """Two DDP ranks (torchrun, gloo) each take their own batches of the shuffled Shar
+    stream: the same weights as one process accumulating both batches of each step."""
+    data = {"train": [{"cuts": str(shar["three"]), "tasks": ["asr"]}], "valid": []}
+    data.update(sampler="simple", max_duration=12, buffer_size=100)
+    config = write_config(tmp_path / "c.yaml", tiny_pipeline, "align", data=data, train=STEPS)
+    no_dropout = "model.adapter_dropout=0.0"  # dropout masks differ between 1 and 2 processes
+    run(train_cmd(config, tmp_path / "one", no_dropout, "optim.accum_grad=2"))
+    torchrun = (sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m")  # fmt: skip
+    run(train_cmd(config, tmp_path / "two", no_dropout, "optim.accum_grad=1", launcher=torchrun))
+    one, two = weights(tmp_path / "one"), weights(tmp_path / "two")
+    assert one.keys() == two.keys()
+    for name in one:
+        assert torch.allclose(one[name], two[name], atol=2e-5, rtol=1e-4), name
