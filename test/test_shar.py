@@ -30,7 +30,7 @@ from soundwave.data.encoder_cache import load_frames
 from soundwave.data.lhotse_io import load_cuts
 from soundwave.data.shar import SharCuts, scan_shar
 from soundwave.errors import UserError
-from soundwave.features.fbank import TAIL_KEY
+from soundwave.features.fbank import TAIL_KEY, whisper_fbank
 
 pytestmark = pytest.mark.slow
 
@@ -79,6 +79,18 @@ def test_encoder_outputs_round_trip(tiny_pipeline, tmp_path):
     for a, b in zip(load_cuts(enc), load_cuts(out), strict=True):
         assert load_frames(a).equal(load_frames(b))
         assert a.custom["sw_encoder_id"] == b.custom["sw_encoder_id"]
+
+
+def test_audio_round_trips_for_features_on_the_fly(tiny_pipeline, tmp_path):
+    cuts = tiny_pipeline / "cuts_dev.jsonl.gz"
+    out = export(cuts, tmp_path / "shar", "--fields", "audio")
+    extractor = whisper_fbank(80)
+    original, back = list(load_cuts(cuts)), list(load_cuts(out))
+    assert back[0].recording.sources[0].type == "memory"  # FLAC from the shard, not the file
+    for a, b in zip(original, back, strict=True):
+        assert np.array_equal(a.load_audio(), b.load_audio())
+    for x, y in zip(extractor(original), extractor(back), strict=True):
+        assert torch.equal(x, y)
 
 
 def test_each_pass_reads_every_cut_in_a_seeded_shard_order(tiny_pipeline, shar):
