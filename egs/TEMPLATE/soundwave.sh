@@ -35,6 +35,11 @@ encoder_cache=false         # true: stage 2.7 runs the frozen encoder (the align
                             # once per utterance into data/enc/; decoding reads it, and the
                             # training configs must name data/enc/cuts_*.jsonl.gz with
                             # data.encoder_cache: true
+shar=false                  # true: stage 2.8 exports the train set's cuts and their data
+                            # (log-mel, or with --encoder-cache the encoder outputs) to lhotse
+                            # Shar shards in data/shar/<train_set>; the training configs then
+                            # name that directory where a cuts manifest goes
+shar_shard_size=1000        # cuts per Shar shard
 whisper_reference=""        # a Whisper dir (HF) whose own decoder also transcribes the
                             # test sets (stages 6-7, as exp/<tag>/whisper): the ASR bar
 hearing_tasks=""            # stage 7: is each decoded model hearing the audio of these
@@ -51,8 +56,8 @@ train_nodes=1               # nodes of each training job (more than 1: Slurm)
 # shellcheck disable=SC2034  # read by parse_options.sh
 help_message="Usage: $0 [options]
   --stage N / --stop-stage N   run stages N..M (1 manifests, 2 fbank, 2.5 recipe hook,
-                               2.7 encoder cache, 3 align, 4 shrink, 5 sft, 6 decode,
-                               7 score)
+                               2.7 encoder cache, 2.8 Shar export, 3 align, 4 shrink,
+                               5 sft, 6 decode, 7 score)
   --train-args \"k=v ...\"       overrides for stages 3-5; --align-args, --shrink-args,
                                --sft-args: for one stage (they win over --train-args)
   --align-config, --shrink-config, --sft-config, --decode-config FILE   the stage configs
@@ -62,6 +67,7 @@ help_message="Usage: $0 [options]
   --ngpu N, --train-procs N, --train-nodes M   training on M nodes x N processes
                                (torchrun; on Slurm srun + torchrun, c10d rendezvous)
   --encoder-cache true         stage 2.7: the frozen encoder's outputs, computed once
+  --shar true                  stage 2.8: the train set as lhotse Shar shards (data/shar/)
   --whisper-reference DIR      also decode the test sets with this Whisper's own decoder
   --hearing-tasks \"asr gender\" stage 7: does each decoded model hear the audio? (dev set)
   --chrf true                  stage 7: chrF beside BLEU for the st_* tasks
@@ -143,6 +149,13 @@ if "${encoder_cache}" && stage_on 2.7; then
     # shellcheck disable=SC2046
     python -m soundwave.bin.combine_cuts "data/enc/cuts_${s}.jsonl.gz" $(seq -f "${d}/cuts.%g.jsonl.gz" "${nj}")
   done
+fi
+
+if "${shar}" && stage_on 2.8; then
+  log "stage 2.8: lhotse Shar export of data/${feats}/cuts_${train_set}.jsonl.gz"
+  ${train_cmd} "data/shar/log/export_${train_set}.log" \
+    python -m soundwave.bin.export_shar --cuts "data/${feats}/cuts_${train_set}.jsonl.gz" \
+      --out "data/shar/${train_set}" --shard-size "${shar_shard_size}" --no-progress
 fi
 
 # Stages 3-5: the three Soundwave training stages, each initialised from the previous one.

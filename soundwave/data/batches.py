@@ -26,13 +26,16 @@ from lhotse.dataset import DynamicBucketingSampler, DynamicCutSampler
 from soundwave.config import require
 from soundwave.data.collate import SpeechTaskDataset, soundwave_inputs, tag_cut
 from soundwave.data.lhotse_io import load_cuts
+from soundwave.data.shar import SharCuts
 from soundwave.errors import UserError
 from soundwave.tasks import MixedSampler, MixtureEntry, MixtureSpec, get_task
 
 
 @dataclass
 class DataSource:
-    cuts: str  # lhotse CutSet manifest (jsonl.gz) with features unless on_the_fly
+    # lhotse CutSet manifest (jsonl.gz) with features unless on_the_fly, or a Shar directory
+    # (soundwave.bin.export_shar), streamed shard by shard
+    cuts: str
     tasks: list[str] = field(default_factory=lambda: ["asr"])
     weight: float = 1.0
     name: str | None = None  # dataset name in logs and the mixture (default: the manifest path)
@@ -66,6 +69,13 @@ class DataConfig:
     # with encoder_cache, in training: SpecAugment-style time and channel masks on the
     # encoder outputs (the log-mel augmentations cannot reach a cache)
     encoder_mask: bool = False
+    # Shar training sources: each pass reads the shards in an order drawn from the seed and
+    # the passes so far (lhotse's shuffle_shards with stateful_shuffle); false: in order
+    shar_shuffle: bool = True
+    # cuts the training sampler holds (its bucketing or shuffle buffer, and the cuts read to
+    # estimate the bucket bins); null: lhotse's defaults (20000, 10000).  A cut read from
+    # Shar holds its data in memory, so this bounds the loader's memory
+    buffer_size: int | None = None
 
     def __post_init__(self) -> None:
         if self.sampler not in ("bucketing", "simple"):
@@ -84,6 +94,11 @@ class DataConfig:
             f"must be at least 1 (or null), not {self.max_cuts}",
         )
         require(self.num_buckets >= 1, "num_buckets", f"must be at least 1, not {self.num_buckets}")
+        require(
+            self.buffer_size is None or self.buffer_size >= 1,
+            "buffer_size",
+            f"must be at least 1 (or null), not {self.buffer_size}",
+        )
         if self.encoder_cache:
             mel = [k for k in ("spec_augment", "freq_warp", "on_the_fly") if getattr(self, k)]
             if mel:
@@ -101,15 +116,24 @@ class DataConfig:
 class MixedCuts:
     """Re-iterable endless cut stream drawn by :class:`MixedSampler`, each cut tagged with its task."""
 
-    def __init__(self, sources: list[DataSource], temperature: float, seed: int):
+    def __init__(
+        self, sources: list[DataSource], temperature: float, seed: int, shar_shuffle: bool = True
+    ):
         names = [s.key for s in sources]
         if len(set(names)) != len(names):
             raise UserError(f"data.train lists a dataset twice: {names}")
         self.spec = MixtureSpec(
             tuple(MixtureEntry(s.key, tuple(s.tasks), s.weight) for s in sources), temperature
         )
-        self.cuts = {s.key: load_cuts(s.cuts, lazy=True) for s in sources}
-        self.sizes = {k: sum(1 for _ in v) for k, v in self.cuts.items()}
+        self.cuts = {
+            s.key: _passes(load_cuts(s.cuts, lazy=True, seed=seed, shuffle_shards=shar_shuffle))
+            for s in sources
+        }
+        # a Shar source knows its size from its cuts files; reading it would read its data
+        self.sizes = {
+            k: len(v) if isinstance(v, SharCuts) else sum(1 for _ in v)
+            for k, v in self.cuts.items()
+        }
         self.seed = seed
 
     def __iter__(self):
@@ -118,10 +142,16 @@ class MixedCuts:
             yield tag_cut(cut, task, position)
 
 
+def _passes(cuts: CutSet) -> CutSet | SharCuts:
+    """What the mixture reads: a Shar source itself, whose passes it numbers (the shard
+    order of pass k is then the same whatever else read the source), else the cuts."""
+    return cuts.data if isinstance(cuts.data, SharCuts) else cuts
+
+
 def train_cuts(cfg: DataConfig, seed: int) -> CutSet:
     if not cfg.train:
         raise UserError("no training data: set data.train in the config")
-    return CutSet(MixedCuts(cfg.train, cfg.temperature, seed))
+    return CutSet(MixedCuts(cfg.train, cfg.temperature, seed, cfg.shar_shuffle))
 
 
 def for_task(cuts: CutSet, task: str) -> CutSet:
@@ -143,8 +173,12 @@ def make_sampler(
         rank=rank,
     )
     if cfg.sampler == "bucketing":
-        return DynamicBucketingSampler(cuts, num_buckets=cfg.num_buckets, **common)
-    return DynamicCutSampler(cuts, **common)
+        buffer = {}
+        if cfg.buffer_size is not None:
+            buffer = dict(buffer_size=cfg.buffer_size, num_cuts_for_bins_estimate=cfg.buffer_size)
+        return DynamicBucketingSampler(cuts, num_buckets=cfg.num_buckets, **buffer, **common)
+    buffer = {} if cfg.buffer_size is None else {"shuffle_buffer_size": cfg.buffer_size}
+    return DynamicCutSampler(cuts, **buffer, **common)
 
 
 class BatchFactory:

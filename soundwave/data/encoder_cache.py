@@ -28,7 +28,7 @@ from lhotse.features.io import FeaturesWriter, NumpyFilesWriter, NumpyHdf5Writer
 from lhotse.utils import fastcopy
 
 from soundwave.errors import UserError
-from soundwave.features.fbank import atomic_archive
+from soundwave.features.fbank import atomic_archive, load_stored
 
 FRAMES_KEY = "sw_encoder_out"
 ID_KEY = "sw_encoder_id"
@@ -91,10 +91,7 @@ def load_frames(cut) -> torch.Tensor:
             f"utterance '{cut.id}' has no encoder cache ({FRAMES_KEY}): run "
             "soundwave.bin.cache_encoder on its manifest or set data.encoder_cache=false"
         )
-    try:
-        array = cut.custom[FRAMES_KEY].load()
-    except (OSError, KeyError) as err:
-        raise UserError(f"utterance '{cut.id}': cannot read its encoder cache: {err}") from None
+    array = load_stored(cut, FRAMES_KEY, cut.custom[FRAMES_KEY].load, "encoder cache")
     return from_stored(array)
 
 

@@ -48,6 +48,7 @@ from lhotse.utils import fastcopy
 
 from soundwave.data.audio import audio_info
 from soundwave.data.kaldi import DataDir
+from soundwave.data.shar import SharCuts, is_shar_dir, scan_shar
 from soundwave.data.tables import (
     MAX_OVERSHOOT,
     RECO,
@@ -430,14 +431,21 @@ def _check_stored(stored: str, utt: str, path: Path, lineno: int) -> None:
     raise UserError(f"utterance '{utt}': stored features '{stored}' {why}", path, lineno)
 
 
-def load_cuts(path: str | os.PathLike, lazy: bool = False) -> CutSet:
-    """Cuts from a cuts manifest, a ``datadir_to_lhotse`` prefix, or a directory with one
-    cuts manifest or one recordings and one supervisions manifest.  ``lazy``: a jsonl
-    manifest is read as it is iterated (training over corpora larger than memory); either
-    way a bad line is one :class:`UserError` naming it (:class:`CheckedCuts`)."""
+def load_cuts(
+    path: str | os.PathLike, lazy: bool = False, seed: int = 0, shuffle_shards: bool = False
+) -> CutSet:
+    """Cuts from a cuts manifest, a ``datadir_to_lhotse`` prefix, a directory with one
+    cuts manifest or one recordings and one supervisions manifest, or a Shar directory.
+    ``lazy``: a jsonl manifest is read as it is iterated (training over corpora larger than
+    memory); either way a bad line is one :class:`UserError` naming it (:class:`CheckedCuts`).
+    A Shar directory is streamed shard by shard (:class:`~soundwave.data.shar.SharCuts`;
+    ``seed`` and ``shuffle_shards`` draw the shard order of each pass)."""
     from lhotse import load_manifest
 
     p = Path(path)
+    if is_shar_dir(p):
+        cuts = SharCuts(scan_shar(p), seed=seed, shuffle_shards=shuffle_shards)
+        return CutSet(cuts) if lazy else CutSet(list(cuts))
     if not p.exists() and manifest_paths(p)["cuts"].is_file():
         p = manifest_paths(p)["cuts"]
     if p.is_dir():

@@ -192,10 +192,38 @@ def collate_frames(
 def stored_features(cuts: Sequence[Cut]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """As :meth:`WhisperLogMel.__call__`, from the cuts' stored features; the tails are
     None unless every cut has one (features stored before they were kept)."""
-    feats = [cut.load_features() for cut in cuts]
+    feats = [load_stored(cut, "features", cut.load_features) for cut in cuts]
     if not all(cut.has_custom(TAIL_KEY) for cut in cuts):
         return collate_frames(feats, None)
-    return collate_frames(feats, [cut.load_custom(TAIL_KEY) for cut in cuts])
+    tails = [load_stored(cut, TAIL_KEY, lambda c=cut: c.load_custom(TAIL_KEY)) for cut in cuts]
+    return collate_frames(feats, tails)
+
+
+def stored_at(cut: Cut, field: str) -> str | None:
+    """Where ``cut``'s ``field`` (``features`` or a custom array) is stored: its file, or
+    for a cut read from lhotse Shar, the shard it came from (``<field>.NNNNNN.tar``)."""
+    manifest = cut.features if field == "features" else (cut.custom or {}).get(field)
+    path = getattr(manifest, "storage_path", None)
+    if path:
+        return str(path)
+    origin = (cut.custom or {}).get("shard_origin")  # set by lhotse's Shar reader
+    if origin is None:
+        return None
+    index = Path(origin).name.split(".")[1]
+    return str(Path(origin).with_name(f"{field}.{index}.tar"))
+
+
+def load_stored(cut: Cut, field: str, load: Callable[[], Any], what: str | None = None) -> Any:
+    """``load()`` of ``cut``'s stored ``field``; damaged data (a lilcom or numpy error, a
+    bit flip in a Shar shard) is one :class:`UserError` naming the utterance and the file."""
+    try:
+        return load()
+    except Exception as err:  # lhotse's readers raise many types, all data damage here
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise UserError(
+            f"utterance '{cut.id}': cannot read its {what or 'stored ' + field}: {first}",
+            stored_at(cut, field),
+        ) from None
 
 
 def whisper_fbank(n_mels: int = 80) -> WhisperLogMel:

@@ -212,7 +212,11 @@ class MixedSampler:
 
     def _open(self, i: int) -> _Stream:
         rng = random.Random(f"shuffle:{self.seed}:{i}:{self.epochs[i]}")
-        return _Stream(self._cuts[self.pairs[i][0]], self.shuffle_buffer, rng)
+        source = self._cuts[self.pairs[i][0]]
+        # a source whose passes differ (lhotse Shar: the shard order) is told which pass
+        for_pass = getattr(source, "for_pass", None)
+        passes = source if for_pass is None else for_pass(self.epochs[i])
+        return _Stream(passes, self.shuffle_buffer, rng)
 
     def _choose(self, step: int) -> int:
         # a fresh generator per step: resuming needs no RNG state, only the step count
