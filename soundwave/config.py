@@ -250,6 +250,36 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
+def _default_of(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return dataclasses.MISSING
+
+
+def non_default_dict(obj: Any) -> Any:
+    """As :func:`to_dict`, less every dataclass field that holds its default (nested ones
+    left empty by that go too): what a config says beyond the code's defaults.  A field
+    added in a later version at a default that keeps the old behaviour leaves it alone."""
+    if dataclasses.is_dataclass(obj):
+        out = {}
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            default = _default_of(f)
+            if default is not dataclasses.MISSING and to_dict(value) == to_dict(default):
+                continue
+            pruned = non_default_dict(value)
+            if not (dataclasses.is_dataclass(value) and pruned == {}):
+                out[f.name] = pruned
+        return out
+    if isinstance(obj, list | tuple):
+        return [non_default_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: non_default_dict(v) for k, v in obj.items()}
+    return obj
+
+
 def config_hash(obj: Any) -> str:
     """A short stable hash of a config (dataclass or dict), recorded with results."""
     text = json.dumps(to_dict(obj), sort_keys=True, default=str)

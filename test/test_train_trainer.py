@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import random
@@ -269,3 +270,24 @@ def test_loop_counts_are_checked(field, value, message):
 def test_learning_rate_must_be_positive_and_finite(lr):
     with pytest.raises(ValueError, match="'lr' must be a positive number"):
         OptimConfig(lr=lr)
+
+
+def test_a_config_field_added_later_at_its_default_keeps_the_resume_hash():
+    """A run checkpointed by a version without some config field resumes under a version
+    that has it, as long as the field holds its default (the old behaviour)."""
+
+    @dataclass
+    class Old:
+        train: LoopConfig
+        lr: float = 0.1
+        tasks: list[str] = dataclasses.field(default_factory=lambda: ["asr"])
+
+    @dataclass
+    class New(Old):
+        buffer_size: int = 0  # a later version's field
+
+    loop = LoopConfig(max_steps=10)
+    assert resume_hash(Old(loop)) == resume_hash(New(loop))
+    assert resume_hash(New(loop)) != resume_hash(New(loop, buffer_size=200))
+    assert resume_hash(Old(loop)) != resume_hash(Old(loop, tasks=["asr", "qa"]))
+    assert resume_hash(Old(loop)) != resume_hash(Old(LoopConfig(max_steps=10, seed=1)))

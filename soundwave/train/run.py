@@ -14,7 +14,7 @@ from typing import Any
 
 from torch import nn
 
-from soundwave.config import config_hash, to_dict
+from soundwave.config import config_hash, non_default_dict
 from soundwave.fileio import atomic_write, reported_as_user_error
 from soundwave.train.checkpoint import load_trainable_state
 from soundwave.train.distributed import DistInfo
@@ -29,8 +29,10 @@ def resume_hash(cfg: Any) -> str:
     with a ``train`` :class:`LoopConfig`) less the result-neutral loop fields, so that a
     resume may train longer (``train.max_steps``) or log, validate and save at other steps.
     With the cosine schedule a longer run changes the learning rate of the remaining
-    steps; the trainer warns then."""
-    data = to_dict(cfg)
+    steps; the trainer warns then.  Fields at their defaults are left out
+    (:func:`non_default_dict`), so that a version of soundwave that adds a config field
+    still resumes the runs of the version before."""
+    data = non_default_dict(cfg)
     loop = data.get("train")
     if isinstance(loop, dict):
         data["train"] = {k: v for k, v in loop.items() if k not in RESULT_NEUTRAL}
