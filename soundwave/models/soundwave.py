@@ -396,6 +396,9 @@ class SoundwaveModel(nn.Module):
             plan = self._plan(enc, instructions, None, left_pad=True)
             embeds = embed_splice(self.llm.get_input_embeddings(), enc.embeds, plan)
             gen_kwargs.setdefault("suppress_tokens", [self.audio_token_id])
+            # one process decodes alone, also under FSDP (unsharded for it): transformers
+            # would otherwise step in lockstep with the other ranks, which are not decoding
+            gen_kwargs.setdefault("synced_gpus", False)
             with warnings.catch_warnings():
                 # n-gram limits apply to the answer only, as wanted: the prompt is embeddings
                 warnings.filterwarnings("ignore", message=".*no_repeat_ngram_size.*inputs_embeds")

@@ -104,7 +104,9 @@ def unsharded(model: nn.Module) -> Iterator[None]:
         yield
     finally:
         for unit in units:
-            unit.reshard()
             # the root keeps False, as FSDP sets it for training (its parameters are
             # needed again at once by the backward)
             unit.set_reshard_after_forward(unit is not model, recurse=False)
+        # reshards, and forgets the order of the forwards run meanwhile on this rank
+        # alone: the next backward would prefetch by it, out of step with the others
+        model.reset_iter_state()

@@ -392,13 +392,13 @@ class Trainer:
             self.epoch += 1
             self.batches_in_epoch = 0
 
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
     def _forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        ctx = (
-            torch.autocast(self.device.type, dtype=self.amp_dtype)
-            if self.amp_dtype is not None
-            else contextlib.nullcontext()
-        )
-        with ctx:
+        with self._autocast():
             out = self.wrapped(**move_to(batch, self.device))
         if "loss" not in out:
             raise RuntimeError("the model's forward must return a dict with 'loss'")
@@ -414,12 +414,16 @@ class Trainer:
 
     def _whole_model(self):
         """FSDP: the parameters unsharded on every rank, so the main process can run the
-        model alone (validation); otherwise nothing to do."""
-        if self.sharded:
-            from soundwave.train import fsdp
+        model alone (validation), under the step's autocast (they are unsharded in its
+        dtype); otherwise nothing to do."""
+        if not self.sharded:
+            return contextlib.nullcontext()
+        from soundwave.train import fsdp
 
-            return fsdp.unsharded(self.wrapped)
-        return contextlib.nullcontext()
+        stack = contextlib.ExitStack()
+        stack.enter_context(fsdp.unsharded(self.wrapped))
+        stack.enter_context(self._autocast())
+        return stack
 
     def fit(self) -> list[dict[str, float]]:
         """Train until ``max_steps``; returns the logged history (one dict per log line)."""
