@@ -119,8 +119,7 @@ def architecture(path: str | os.PathLike) -> dict[str, Any]:
     name = known_name(path)
     if name is None:
         raise UserError(
-            f"no config.json there, and its name is none of the known models "
-            f"({', '.join(KNOWN)})",
+            f"no config.json there, and its name is none of the known models ({', '.join(KNOWN)})",
             path,
         )
     return dict(KNOWN[name])
