@@ -38,8 +38,8 @@ def shard(model: nn.Module, compute_dtype: torch.dtype | None) -> nn.Module:
     GPUs that have it): parameters are all-gathered and used in it, gradients reduced in
     fp32, the sharded master weights and the optimizer stay in fp32."""
     policy = MixedPrecisionPolicy(param_dtype=compute_dtype, reduce_dtype=torch.float32)
-    unit_types = tuple(model.fsdp_wrap_modules()) if hasattr(model, "fsdp_wrap_modules") else ()
-    replicated = model.fsdp_replicated_modules() if hasattr(model, "fsdp_replicated_modules") else []
+    unit_types = tuple(getattr(model, "fsdp_wrap_modules", tuple)())
+    replicated = getattr(model, "fsdp_replicated_modules", list)()
     ignored = {p for module in replicated for p in module.parameters()}
     if any(p.requires_grad for p in ignored):
         raise ValueError("a module FSDP leaves unsharded has trainable parameters")

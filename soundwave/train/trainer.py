@@ -4,15 +4,14 @@ The model is any ``nn.Module`` whose ``forward(**batch)`` returns a dict with a 
 ``"loss"`` (other scalar entries are logged).  Parameters with ``requires_grad`` are the
 ones trained and checkpointed.  The trainer adds: AdamW with warm-up + cosine/Noam,
 gradient accumulation and clipping, bf16 autocast on GPUs, DDP (gloo on the CPU, nccl on
-GPUs) or FSDP2 (:mod:`soundwave.train.fsdp`), exact resume from the last checkpoint (weights, optimizer, scheduler, data
-position, RNG), keep-last-N, averaging of the last checkpoints, a NaN/inf guard,
+GPUs) or FSDP2 (:mod:`soundwave.train.fsdp`), exact resume from the last checkpoint
+(weights, optimizer, scheduler, data position, every rank's RNG), keep-last-N, averaging of the last checkpoints, a NaN/inf guard,
 tensorboard scalars, a log file, a progress bar and periodic validation.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import logging
 import math
@@ -31,13 +30,7 @@ from soundwave.config import require
 from soundwave.data.collate import move_to
 from soundwave.errors import UserError
 from soundwave.train import checkpoint as ckpt
-from soundwave.train.distributed import (
-    DistInfo,
-    all_ranks_true,
-    barrier,
-    device_for,
-    gather_to_main,
-)
+from soundwave.train.distributed import DistInfo, all_ranks_true, barrier, device_for
 from soundwave.train.optim import OptimConfig, build_optimizer, build_scheduler
 from soundwave.train.precision import DTYPE_CHOICES, autocast_dtype
 
@@ -217,30 +210,10 @@ class Trainer:
             return fsdp.optimizer_state(self.wrapped, self.optimizer)
         return self.optimizer.state_dict()
 
-    def _rng_state(self) -> dict[str, Any]:
-        """The main process's RNG states, with every other rank's under ``other_ranks``
-        (their dropout draws differ: one shared state would not resume them exactly)."""
-        if not self.dist.enabled:
-            return ckpt.rng_state()
-        # as torch.save bytes: gather_object's own pickling fails on tensors
-        buffer = io.BytesIO()
-        torch.save(ckpt.rng_state(), buffer)
-        found = gather_to_main(buffer.getvalue(), self.dist)
-        if found is None:
-            return {}
-        states = [torch.load(io.BytesIO(raw), weights_only=True) for raw in found]
-        return {**states[0], "other_ranks": states[1:]}
-
-    def _own_rng_state(self, saved: dict[str, Any]) -> dict[str, Any]:
-        others = saved.get("other_ranks", [])
-        if self.dist.rank == 0 or len(others) < self.dist.rank:
-            return saved
-        return others[self.dist.rank - 1]
-
     def save(self) -> None:
         model_state = self._model_state()
         optimizer_state = self._optimizer_state()
-        rng = self._rng_state()
+        rng = ckpt.all_ranks_rng_state(self.dist)
         if self.dist.is_main:
             state = {
                 "step": self.step,
@@ -332,7 +305,7 @@ class Trainer:
                 self.optimizer.load_state_dict(data["optimizer"])
             _check_optimizer_state(self.optimizer)
             self.scheduler.load_state_dict(data["scheduler"])
-            ckpt.set_rng_state(self._own_rng_state(data["rng"]))
+            ckpt.set_rng_state(ckpt.own_rng_state(data["rng"], self.dist.rank))
         except ckpt.DamagedCheckpoint:
             self.optimizer.load_state_dict(snapshot[0])
             self.scheduler.load_state_dict(snapshot[1])
@@ -412,18 +385,18 @@ class Trainer:
             return self.wrapped.no_sync()
         return contextlib.nullcontext()
 
-    def _whole_model(self):
+    @contextlib.contextmanager
+    def _whole_model(self) -> Iterator[None]:
         """FSDP: the parameters unsharded on every rank, so the main process can run the
         model alone (validation), under the step's autocast (they are unsharded in its
         dtype); otherwise nothing to do."""
         if not self.sharded:
-            return contextlib.nullcontext()
+            yield
+            return
         from soundwave.train import fsdp
 
-        stack = contextlib.ExitStack()
-        stack.enter_context(fsdp.unsharded(self.wrapped))
-        stack.enter_context(self._autocast())
-        return stack
+        with fsdp.unsharded(self.wrapped), self._autocast():
+            yield
 
     def fit(self) -> list[dict[str, float]]:
         """Train until ``max_steps``; returns the logged history (one dict per log line)."""
