@@ -1,5 +1,6 @@
-"""FSDP2 on 2 processes (torchrun, gloo, CPU): the stage dir it saves equals the ones of
-1 process and of DDP, and a run resumed from a checkpoint equals the uninterrupted run."""
+"""FSDP2: what it shards, and on 2 processes (torchrun, gloo, CPU) the stage dir it saves
+equals the ones of 1 process and of DDP, and a run resumed from a checkpoint equals the
+uninterrupted run."""
 
 from __future__ import annotations
 
@@ -9,10 +10,7 @@ import sys
 
 import pytest
 import torch
-from pipeline_util import write_config
-from test_pipeline_resume import run, train_cmd, weights
-
-pytestmark = pytest.mark.slow
+from pipeline_util import run, train_cmd, weights, write_config
 
 TORCHRUN = (sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2")
 NO_DROPOUT = ("model.adapter_dropout=0.0", "model.lookback_dropout=0.0", "model.lora_dropout=0.0")
@@ -39,6 +37,7 @@ def fsdp_cmd(config, exp_dir, *overrides):
     return train_cmd(config, exp_dir, "train.strategy=fsdp", *overrides, launcher=(*TORCHRUN, "-m"))
 
 
+@pytest.mark.slow
 def test_stage_dirs_of_one_process_ddp_and_fsdp_are_equal(shrink_config, tmp_path):
     off = "data.valid=[]"
     run(train_cmd(shrink_config, tmp_path / "one", off, *NO_DROPOUT, "optim.accum_grad=2"))
@@ -63,6 +62,7 @@ def test_stage_dirs_of_one_process_ddp_and_fsdp_are_equal(shrink_config, tmp_pat
             assert torch.allclose(one[name], other[name], atol=5e-5, rtol=1e-4), (layout, name)
 
 
+@pytest.mark.slow
 def test_fsdp_resumed_from_a_checkpoint_equals_the_uninterrupted_run(shrink_config, tmp_path):
     # dropout on (each rank draws its own masks), bf16 mixed precision and validation with
     # the model unsharded on rank 0 between the steps: all of it must resume exactly
@@ -88,3 +88,34 @@ def test_fsdp_resumed_from_a_checkpoint_equals_the_uninterrupted_run(shrink_conf
     assert [r.get("loss") for r in history(tmp_path / "full")] == [
         r.get("loss") for r in history(tmp_path / "killed")
     ]
+
+
+def test_fsdp_leaves_the_frozen_encoder_whole_and_out_of_the_optimizer(tmp_path):
+    """On a 1-process gloo group (fully_shard needs one): the encoder's parameters stay
+    plain tensors, the LLM's layers and the audio modules become shards."""
+    import torch.distributed as dist
+    from models_util import model
+    from torch.distributed.tensor import DTensor
+
+    from soundwave.train import fsdp
+    from soundwave.train.optim import OptimConfig, build_optimizer
+    from soundwave.train.stages import apply_stage
+
+    m = model()
+    apply_stage(m, "shrink")
+    store = dist.FileStore(str(tmp_path / "store"), 1)
+    dist.init_process_group("gloo", store=store, rank=0, world_size=1)
+    try:
+        fsdp.shard(m, None)
+        optimized = {
+            id(p) for g in build_optimizer(m, OptimConfig()).param_groups for p in g["params"]
+        }
+        for name, p in m.named_parameters():
+            if name.startswith("encoder."):
+                assert not isinstance(p, DTensor) and not p.requires_grad, name
+                assert id(p) not in optimized
+            else:
+                assert isinstance(p, DTensor), name
+        assert any(id(p) in optimized for n, p in m.named_parameters() if "lora_" in n)
+    finally:
+        dist.destroy_process_group()
