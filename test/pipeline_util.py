@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
+from safetensors.torch import load_file
 from transformers.utils import logging as hf_logging
 
 from soundwave.bin import combine_cuts, compute_fbank, make_manifests
@@ -78,3 +82,27 @@ def losses(stage_dir: Path) -> list[float]:
     return [
         row["loss"] for row in json.loads((stage_dir / "history.json").read_text()) if "loss" in row
     ]
+
+
+def train_cmd(config, exp_dir, *overrides, launcher=(sys.executable, "-m")):
+    return [
+        *launcher,
+        "soundwave.bin.train",
+        "--config",
+        str(config),
+        "--exp-dir",
+        str(exp_dir),
+        *overrides,
+    ]
+
+
+# the same thread count everywhere: float sums are reduced in another order with more threads
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TRANSFORMERS_VERBOSITY": "error"}
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, env=ENV, capture_output=True, text=True, check=True, **kw)
+
+
+def weights(exp_dir):
+    return load_file(str(exp_dir / "trained.safetensors"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -10,34 +9,9 @@ import time
 
 import pytest
 import torch
-from pipeline_util import write_config
-from safetensors.torch import load_file
+from pipeline_util import ENV, run, train_cmd, weights, write_config
 
 pytestmark = pytest.mark.slow
-
-
-def train_cmd(config, exp_dir, *overrides, launcher=(sys.executable, "-m")):
-    return [
-        *launcher,
-        "soundwave.bin.train",
-        "--config",
-        str(config),
-        "--exp-dir",
-        str(exp_dir),
-        *overrides,
-    ]
-
-
-# the same thread count everywhere: float sums are reduced in another order with more threads
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TRANSFORMERS_VERBOSITY": "error"}
-
-
-def run(cmd, **kw):
-    return subprocess.run(cmd, env=ENV, capture_output=True, text=True, check=True, **kw)
-
-
-def weights(exp_dir):
-    return load_file(str(exp_dir / "trained.safetensors"))
 
 
 def test_sigkill_then_resume_gives_the_same_weights(tiny_pipeline, tmp_path):

@@ -39,6 +39,11 @@ from soundwave.models.masking import lengths_to_mask
 from soundwave.models.params import param_report
 
 
+def is_base_param(name: str) -> bool:
+    """True for weights that come from the pretrained encoder/LLM (never saved per stage)."""
+    return name.startswith("encoder.") or (name.startswith("llm.") and "lora_" not in name)
+
+
 @dataclass
 class AudioEncoding:
     embeds: torch.Tensor  # (B, V, H) vectors for the LLM, zero-padded
@@ -395,6 +400,9 @@ class SoundwaveModel(nn.Module):
             plan = self._plan(enc, instructions, None, left_pad=True)
             embeds = embed_splice(self.llm.get_input_embeddings(), enc.embeds, plan)
             gen_kwargs.setdefault("suppress_tokens", [self.audio_token_id])
+            # one process decodes alone, also under FSDP (unsharded for it): transformers
+            # would otherwise step in lockstep with the other ranks, which are not decoding
+            gen_kwargs.setdefault("synced_gpus", False)
             with warnings.catch_warnings():
                 # n-gram limits apply to the answer only, as wanted: the prompt is embeddings
                 warnings.filterwarnings("ignore", message=".*no_repeat_ngram_size.*inputs_embeds")
@@ -437,6 +445,20 @@ class SoundwaveModel(nn.Module):
     def fsdp_wrap_modules(self) -> set[type[nn.Module]]:
         """Module classes that FSDP shards as units: the LLM's decoder layers."""
         return {type(m) for m in self.llm.modules() if type(m).__name__.endswith("DecoderLayer")}
+
+    def fsdp_replicated_modules(self) -> list[nn.Module]:
+        """Modules FSDP leaves whole on every rank: the frozen encoder (run without
+        gradients, so sharding it would only add an all-gather per batch)."""
+        return [self.encoder]
+
+    def saved_parameter_names(self) -> set[str]:
+        """The weights a stage dir holds: those trainable now or in an earlier stage of
+        this model (or loaded from a stage dir), and LoRA; never the base encoder's or LLM's."""
+        return {
+            n
+            for n, p in self.named_parameters()
+            if not is_base_param(n) and (n in self.trained_names or p.requires_grad or "lora_" in n)
+        }
 
     def param_report(self) -> dict[str, dict[str, int]]:
         groups: dict[str, Any] = {"encoder": self.encoder}

@@ -15,18 +15,12 @@ from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
-from torch import nn
 
 from soundwave.errors import UserError
 from soundwave.fileio import atomic_dir, atomic_path, reported_as_user_error
 from soundwave.models.config import SoundwaveConfig
-from soundwave.models.soundwave import SoundwaveModel
+from soundwave.models.soundwave import SoundwaveModel, is_base_param
 from soundwave.stages import CONFIG_NAME, WEIGHTS_NAME, read_stage_info
-
-
-def is_base_param(name: str) -> bool:
-    """True for weights that come from the pretrained encoder/LLM (never saved per stage)."""
-    return name.startswith("encoder.") or (name.startswith("llm.") and "lora_" not in name)
 
 
 def trained_state(model: SoundwaveModel, export: bool = False) -> dict[str, torch.Tensor]:
@@ -34,14 +28,12 @@ def trained_state(model: SoundwaveModel, export: bool = False) -> dict[str, torc
     earlier stage of this model, or loaded from a checkpoint, and LoRA.  ``export``: every
     audio-module weight and no LoRA (it is merged into the exported LLM)."""
 
-    def wanted(n: str, p: nn.Parameter) -> bool:
-        if is_base_param(n):
-            return False
-        if export:
-            return not n.startswith("llm.")
-        return n in model.trained_names or p.requires_grad or "lora_" in n
-
-    return {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if wanted(n, p)}
+    if export:
+        names = {n for n, _ in model.named_parameters()}
+        names = {n for n in names if not is_base_param(n) and not n.startswith("llm.")}
+    else:
+        names = model.saved_parameter_names()
+    return {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if n in names}
 
 
 def save_safetensors(

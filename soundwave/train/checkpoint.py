@@ -3,8 +3,8 @@
 A checkpoint is a directory ``<exp>/checkpoints/step-<N>/`` holding
 ``trainable.safetensors`` (only parameters that train), ``optimizer.pt`` and
 ``scheduler.pt`` (tensors and plain containers only: loaded with ``weights_only=True``),
-``rng.pt`` (torch/python RNG states) and ``state.json`` (format version, step, epoch,
-position in the epoch, counters).  It is written under a temporary name and renamed when
+``rng.pt`` (torch/python/numpy RNG states of every rank) and ``state.json`` (format
+version, step, epoch, position in the epoch, counters).  It is written under a temporary name and renamed when
 complete, so a run killed at any moment leaves only whole checkpoints behind.
 
 Reading one checks every file: a damaged file (truncated, overwritten) raises
@@ -15,6 +15,7 @@ format raises a plain :class:`UserError`.
 
 from __future__ import annotations
 
+import io
 import json
 import pickle
 import random
@@ -30,6 +31,7 @@ from torch import nn
 
 from soundwave.errors import UserError
 from soundwave.fileio import atomic_dir, reported_as_user_error
+from soundwave.train.distributed import DistInfo, gather_to_main
 
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 FORMAT = 1  # the state.json format this version writes and reads (none recorded: 1)
@@ -80,6 +82,29 @@ def rng_state() -> dict[str, Any]:
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
+
+
+def all_ranks_rng_state(info: DistInfo) -> dict[str, Any]:
+    """On the main process, its RNG states with every other rank's under ``other_ranks``
+    (their dropout draws differ: one shared state would not resume them exactly); empty
+    elsewhere.  Collective."""
+    if not info.enabled:
+        return rng_state()
+    # as torch.save bytes: gather_object's own pickling fails on tensors
+    buffer = io.BytesIO()
+    torch.save(rng_state(), buffer)
+    found = gather_to_main(buffer.getvalue(), info)
+    if found is None:
+        return {}
+    states = [torch.load(io.BytesIO(raw), weights_only=True) for raw in found]
+    return {**states[0], "other_ranks": states[1:]}
+
+
+def own_rng_state(saved: dict[str, Any], rank: int) -> dict[str, Any]:
+    """Rank ``rank``'s part of :func:`all_ranks_rng_state` (a checkpoint of one process,
+    or of a version that kept only the main one's: that one)."""
+    others = saved.get("other_ranks", [])
+    return others[rank - 1] if 0 < rank <= len(others) else saved
 
 
 def set_rng_state(state: dict[str, Any]) -> None:

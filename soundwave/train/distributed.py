@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -52,6 +53,15 @@ def all_ranks_true(flag: bool, info: DistInfo, device: torch.device) -> bool:
     t = torch.tensor([1.0 if flag else 0.0], device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MIN)
     return bool(t.item() > 0)
+
+
+def gather_to_main(obj: Any, info: DistInfo) -> list[Any] | None:
+    """Every rank's ``obj`` (picklable), in rank order, on the main process; None elsewhere."""
+    if not info.enabled:
+        return [obj]
+    found: list[Any] | None = [None] * info.world_size if info.is_main else None
+    dist.gather_object(obj, found, dst=0)
+    return found
 
 
 def barrier(info: DistInfo) -> None:

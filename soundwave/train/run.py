@@ -56,6 +56,7 @@ def fit_and_save(
     trainer = Trainer(model, batches, exp_dir, loop, optim, dist_info, hooks, config_hash)
     history = trainer.fit()
     final = trainer.averaged_state()
+    trainer.gather_for_saving()
     if trainer.dist.is_main:
         load_trainable_state(model, final)
         save(model, trainer.step)

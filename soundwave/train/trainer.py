@@ -4,8 +4,8 @@ The model is any ``nn.Module`` whose ``forward(**batch)`` returns a dict with a 
 ``"loss"`` (other scalar entries are logged).  Parameters with ``requires_grad`` are the
 ones trained and checkpointed.  The trainer adds: AdamW with warm-up + cosine/Noam,
 gradient accumulation and clipping, bf16 autocast on GPUs, DDP (gloo on the CPU, nccl on
-GPUs) or FSDP, exact resume from the last checkpoint (weights, optimizer, scheduler, data
-position, RNG), keep-last-N, averaging of the last checkpoints, a NaN/inf guard,
+GPUs) or FSDP2 (:mod:`soundwave.train.fsdp`), exact resume from the last checkpoint
+(weights, optimizer, scheduler, data position, every rank's RNG), keep-last-N, averaging of the last checkpoints, a NaN/inf guard,
 tensorboard scalars, a log file, a progress bar and periodic validation.
 """
 
@@ -141,6 +141,7 @@ class Trainer:
         self.make_batches = make_batches
         hooks = hooks or Hooks()
         self.valid_fn = hooks.valid_fn if self.dist.is_main else None
+        self.validates = hooks.valid_fn is not None  # on every rank (FSDP unshards for it)
         self.stop_fn = hooks.stop_fn
         self.config_hash = config_hash  # checkpoints of another config are not resumed
         self.count_fn = hooks.count_fn
@@ -148,10 +149,11 @@ class Trainer:
         self.model = model.to(self.device)
         if not any(p.requires_grad for p in self.model.parameters()):
             raise UserError("nothing to train: the model has no trainable parameters")
+        self.amp_dtype = autocast_dtype(loop.dtype, self.device)
+        self.sharded = self.dist.enabled and loop.strategy == "fsdp"
         self.wrapped = self._wrap(self.model)
         self.optimizer = build_optimizer(self.wrapped, optim)
         self.scheduler = build_scheduler(self.optimizer, optim, loop.max_steps)
-        self.amp_dtype = autocast_dtype(loop.dtype, self.device)
         self.step = 0
         self.epoch = 0
         self.batches_in_epoch = 0  # this rank's micro-batches consumed in the current epoch
@@ -164,16 +166,10 @@ class Trainer:
     def _wrap(self, model: nn.Module) -> nn.Module:
         if not self.dist.enabled:
             return model
-        if self.loop.strategy == "fsdp":
-            from torch.distributed.fsdp import fully_shard
+        if self.sharded:
+            from soundwave.train import fsdp
 
-            # the units FSDP shards: a model names them (e.g. the LLM's decoder layers)
-            wrap_policy = model.fsdp_wrap_modules() if hasattr(model, "fsdp_wrap_modules") else None
-
-            for module in model.modules():
-                if wrap_policy and isinstance(module, tuple(wrap_policy)):
-                    fully_shard(module)
-            return fully_shard(model)
+            return fsdp.shard(model, self.amp_dtype)
         device_ids = [self.device.index] if self.device.type == "cuda" else None
         return nn.parallel.DistributedDataParallel(
             model, device_ids=device_ids, find_unused_parameters=False
@@ -201,21 +197,23 @@ class Trainer:
 
     # ---- checkpoints -----------------------------------------------------------------
     def _model_state(self) -> dict[str, torch.Tensor]:
-        if self.loop.strategy == "fsdp" and self.dist.enabled:
-            from torch.distributed.checkpoint.state_dict import (
-                StateDictOptions,
-                get_model_state_dict,
-            )
+        if self.sharded:
+            from soundwave.train import fsdp
 
-            full = get_model_state_dict(
-                self.wrapped, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
-            )
-            trainable = {n for n, p in self.model.named_parameters() if p.requires_grad}
-            return {k: v for k, v in full.items() if k in trainable}
+            return fsdp.trainable_state(self.wrapped)
         return ckpt.trainable_state(self.model)
+
+    def _optimizer_state(self) -> dict[str, Any]:
+        if self.sharded:
+            from soundwave.train import fsdp
+
+            return fsdp.optimizer_state(self.wrapped, self.optimizer)
+        return self.optimizer.state_dict()
 
     def save(self) -> None:
         model_state = self._model_state()
+        optimizer_state = self._optimizer_state()
+        rng = ckpt.all_ranks_rng_state(self.dist)
         if self.dist.is_main:
             state = {
                 "step": self.step,
@@ -231,10 +229,10 @@ class Trainer:
                 self.ckpt_root,
                 self.step,
                 model_state,
-                self.optimizer.state_dict(),
+                optimizer_state,
                 self.scheduler.state_dict(),
                 state,
-                ckpt.rng_state(),
+                rng,
             )
             ckpt.prune_checkpoints(self.ckpt_root, max(self.loop.keep_last, self.loop.average_last))
         barrier(self.dist)
@@ -298,10 +296,16 @@ class Trainer:
             )
         snapshot = (self.optimizer.state_dict(), self.scheduler.state_dict())
         try:
-            self.optimizer.load_state_dict(data["optimizer"])
+            if self.sharded:
+                from soundwave.train import fsdp
+
+                # every rank keeps its shard of the full weights and moments
+                fsdp.load_state(self.wrapped, self.optimizer, data["model"], data["optimizer"])
+            else:
+                self.optimizer.load_state_dict(data["optimizer"])
             _check_optimizer_state(self.optimizer)
             self.scheduler.load_state_dict(data["scheduler"])
-            ckpt.set_rng_state(data["rng"])
+            ckpt.set_rng_state(ckpt.own_rng_state(data["rng"], self.dist.rank))
         except ckpt.DamagedCheckpoint:
             self.optimizer.load_state_dict(snapshot[0])
             self.scheduler.load_state_dict(snapshot[1])
@@ -313,7 +317,8 @@ class Trainer:
                 f"optimizer, scheduler or RNG state does not fit this run ({ckpt.short_reason(err)})",
                 path,
             ) from None
-        ckpt.load_trainable_state(self.model, data["model"])
+        if not self.sharded:
+            ckpt.load_trainable_state(self.model, data["model"])
         self.step, self.epoch = state["step"], state["epoch"]
         self.batches_in_epoch, self.bad_steps = state["batches_in_epoch"], state["bad_steps"]
         self.history = state.get("history", [])
@@ -336,6 +341,20 @@ class Trainer:
         log.info("averaging %d checkpoints: %s", len(found), ", ".join(p.name for p in found))
         return ckpt.average_checkpoints(found)
 
+    def gather_for_saving(self) -> None:
+        """FSDP: make the parameters a saver reads full tensors on the main process
+        (collective; the model cannot train on afterwards).  Those are the trainable ones
+        and what the model's ``saved_parameter_names()`` adds (weights trained in an
+        earlier stage)."""
+        if not self.sharded:
+            return
+        from soundwave.train import fsdp
+
+        names = {n for n, p in self.model.named_parameters() if p.requires_grad}
+        if hasattr(self.model, "saved_parameter_names"):
+            names |= self.model.saved_parameter_names()
+        fsdp.gather_parameters(self.model, names, keep=self.dist.is_main)
+
     # ---- the loop --------------------------------------------------------------------
     def _micro_batches(self) -> Iterator[dict[str, Any]]:
         """This rank's batches, forever (until max_epochs), resuming mid-epoch exactly."""
@@ -346,22 +365,38 @@ class Trainer:
             self.epoch += 1
             self.batches_in_epoch = 0
 
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
     def _forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        ctx = (
-            torch.autocast(self.device.type, dtype=self.amp_dtype)
-            if self.amp_dtype is not None
-            else contextlib.nullcontext()
-        )
-        with ctx:
+        with self._autocast():
             out = self.wrapped(**move_to(batch, self.device))
         if "loss" not in out:
             raise RuntimeError("the model's forward must return a dict with 'loss'")
         return out
 
     def _sync_context(self, last_micro: bool):
-        if self.dist.enabled and self.loop.strategy == "ddp" and not last_micro:
+        if self.sharded:
+            # gradients are reduce-scattered once, after the last micro-batch
+            self.wrapped.set_requires_gradient_sync(last_micro)
+        elif self.dist.enabled and not last_micro:
             return self.wrapped.no_sync()
         return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def _whole_model(self) -> Iterator[None]:
+        """FSDP: the parameters unsharded on every rank, so the main process can run the
+        model alone (validation), under the step's autocast (they are unsharded in its
+        dtype); otherwise nothing to do."""
+        if not self.sharded:
+            yield
+            return
+        from soundwave.train import fsdp
+
+        with fsdp.unsharded(self.wrapped), self._autocast():
+            yield
 
     def fit(self) -> list[dict[str, float]]:
         """Train until ``max_steps``; returns the logged history (one dict per log line)."""
@@ -491,15 +526,15 @@ class Trainer:
         return metrics
 
     def _validation_metrics(self) -> dict[str, float]:
-        if self.valid_fn is None:
+        if not self.validates:
             return {}
         self.wrapped.eval()
         # validation must not draw from the training's RNGs: how often it runs
         # (valid_interval) then leaves the trained weights alone
         rng = ckpt.rng_state()
         try:
-            with torch.no_grad():
-                metrics = self.valid_fn(self.model)
+            with torch.no_grad(), self._whole_model():
+                metrics = self.valid_fn(self.model) if self.valid_fn is not None else {}
         finally:
             ckpt.set_rng_state(rng)
             self.wrapped.train()
