@@ -188,7 +188,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--full-size-batch", type=int, default=8)
     args = parser.parse_args(argv)
     if args.quick:
-        args.train_utts, args.test_utts, args.stage1_steps = 16, 8, 4
+        args.train_utts, args.test_utts, args.stage1_steps = 12, 6, 3
     return args
 
 
@@ -202,7 +202,11 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, dict[str, Any]] = {}
     tables: dict[str, list[str]] = {}
 
+    clock = [time.perf_counter()]
+
     def record(name: str, result: dict[str, Any], lines: list[str]) -> None:
+        result["bench_seconds"] = round(time.perf_counter() - clock[0], 1)
+        clock[0] = time.perf_counter()
         results[name], tables[name] = result, lines
         write_results(out, name, result, lines)
         print("\n".join(lines), flush=True)
@@ -213,14 +217,14 @@ def main(argv: list[str] | None = None) -> None:
     record("bridges", res, bridges.table(res, machine_info()))
 
     model = load_stage(data["model_dir"])
-    res = decode_throughput.run(model, data["test_enc"], batch=4 if q else 16,
-                                utts=8 if q else 32, max_new_tokens=4 if q else 24,
+    res = decode_throughput.run(model, data["test_enc"], batch=3 if q else 16,
+                                utts=6 if q else 32, max_new_tokens=4 if q else 24,
                                 repeats=1)  # fmt: skip
     res["model"] = data["source"]
     record("decode_throughput", res, decode_throughput.table(res, machine_info()))
     del model
 
-    audio = front_end.read_audio(Path(data["wavs"]), 4 if q else 64)
+    audio = front_end.read_audio(Path(data["wavs"]), 2 if q else 64)
     res = front_end.run(audio, repeats=1 if q else 3)
     record("front_end", res, front_end.table(res, machine_info()))
 
