@@ -80,7 +80,7 @@ def model_and_data(args: argparse.Namespace) -> dict[str, Any]:
     if (align / "soundwave_config.json").exists() and (recipe / "data/enc").is_dir():
         return {
             "model_dir": align, "source": f"the default recipe's Stage I ({align})",
-            "encoder": encoder,
+            "encoder": encoder, "encoder_name": encoder_name,
             "train_enc": recipe / "data/enc/cuts_train.jsonl.gz",
             "test_enc": recipe / "data/enc/cuts_test.jsonl.gz",
             "test_fbank": recipe / "data/fbank/cuts_test.jsonl.gz",
@@ -98,7 +98,8 @@ def model_and_data(args: argparse.Namespace) -> dict[str, Any]:
     )
     return {"model_dir": model_dir, "source": source, "train_enc": train_enc,
             "test_enc": test_enc, "test_fbank": root / "cuts_test.jsonl.gz",
-            "wavs": root / "data/test/wav.scp", "encoder": encoder}  # fmt: skip
+            "wavs": root / "data/test/wav.scp", "encoder": encoder,
+            "encoder_name": encoder_name}  # fmt: skip
 
 
 def run_full_size(args: argparse.Namespace, bridge_result: dict[str, Any],
@@ -230,9 +231,10 @@ def main(argv: list[str] | None = None) -> None:
 
     cache_args = encoder_cache.parse_args(
         ["--out-dir", args.work_dir, "--results-dir", str(out), "--encoder", data["encoder"],
-         "--utts", str(args.train_utts), "--repeats", "1" if q else "2"]
+         "--utts", str(args.train_utts), "--repeats", "1"]
     )  # fmt: skip
     res = encoder_cache.run(cache_args)
+    res["encoder"] = data["encoder_name"]
     record("encoder_cache", res, encoder_cache.table(res, machine_info()))
 
     cuts = load_cuts(data["test_fbank"]).to_eager()
