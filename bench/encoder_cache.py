@@ -8,55 +8,34 @@ encoder outputs (``soundwave.bin.cache_encoder``, timed: the one-time cost); the
 one epoch of Stage II (forward, backward, AdamW step; the shrink stage's trainable
 parameters) over the same batches once reading the log-mel and running Whisper, once
 reading the cache.  Writes ``encoder_cache.json`` and a markdown row
-(``encoder_cache.md``) with seconds per epoch, the ratio and the largest loss
+(``encoder_cache.md``, in ``--results-dir``) with seconds per epoch, the ratio and the largest loss
 difference between the two epochs.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
+from bench_util import RESULTS, corpus, machine_info, shared_note, tiny_models, write_results
 
-from soundwave.bin import cache_encoder, combine_cuts, compute_fbank, make_manifests
+from soundwave.bin import cache_encoder
 from soundwave.data.batches import BatchFactory, DataConfig, DataSource
 from soundwave.data.collate import soundwave_inputs
 from soundwave.data.lhotse_io import load_cuts
 from soundwave.models import SoundwaveConfig, SoundwaveModel
-from soundwave.offline.synth.corpus import CorpusConfig, build
-from soundwave.offline.tiny import build_tiny_llm, build_tiny_whisper
 from soundwave.train.optim import OptimConfig, build_optimizer
 from soundwave.train.stages import apply_stage
 
 
 def setup(root: Path, utts: int, encoder: str | None) -> tuple[Path, str, str]:
     """Corpus -> log-mel train manifest, Whisper dir, LLM dir (reused when present)."""
-    cuts = root / "cuts_train.jsonl.gz"
-    if not cuts.exists():
-        cfg = CorpusConfig(
-            num_train=utts, num_dev=2, num_test=2, spk_train=8, spk_dev=1, spk_test=1,
-            num_text_train=60, num_text_dev=10,
-        )  # fmt: skip
-        build(cfg, root / "data", root / "work", nj=2, log=lambda _: None)
-        make_manifests.main(
-            ["--data-dir", str(root / "data/train"), "--out", str(root / "raw.jsonl.gz")]
-        )
-        compute_fbank.main(["--cuts", str(root / "raw.jsonl.gz"), "--storage", str(root / "fbank"),
-                            "--out-cuts", str(root / "part.jsonl.gz"), "--no-progress"])  # fmt: skip
-        combine_cuts.main([str(cuts), str(root / "part.jsonl.gz")])
-    whisper = encoder or str(root / "whisper")
-    if encoder is None and not (root / "whisper").is_dir():
-        build_tiny_whisper(root / "whisper", n_mels=80, d_model=48, layers=2)
-    if not (root / "llm").is_dir():
-        texts = [
-            line.split(" ", 1)[1] for line in (root / "data/train/text").read_text().splitlines()
-        ]
-        build_tiny_llm(root / "llm", arch="llama", texts=texts, vocab_size=400, hidden=64, layers=2)
-    return cuts, whisper, str(root / "llm")
+    corpus(root, utts)
+    whisper, llm = tiny_models(root)
+    return root / "cuts_train.jsonl.gz", encoder or whisper, llm
 
 
 def epoch(
@@ -88,11 +67,12 @@ def epoch(
     return time.perf_counter() - t0, step_losses
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--out-dir", default="/tmp/bench_encoder_cache")
+    parser.add_argument("--out-dir", default="/tmp/bench_encoder_cache", help="work dir")
+    parser.add_argument("--results-dir", default=str(RESULTS), help="the JSON and table")
     parser.add_argument(
         "--encoder", help="a converted Whisper dir (e.g. tiny.en); default: a tiny stand-in"
     )
@@ -101,7 +81,11 @@ def main() -> None:
     parser.add_argument("--dtype", default="float16", choices=["float16", "bfloat16", "float32"])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--input", default="variable", choices=["variable", "pad30"])
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Cache the encoder outputs, then time uncached and cached epochs (alternating)."""
     root = Path(args.out_dir)
     root.mkdir(parents=True, exist_ok=True)
     cuts, whisper, llm = setup(root, args.utts, args.encoder)
@@ -129,7 +113,7 @@ def main() -> None:
             (cached_losses if cached else plain_losses)[:] = step_losses
     plain_s, cached_s = min(times[False]), min(times[True])
     diff = max(abs(a - b) / abs(a) for a, b in zip(plain_losses, cached_losses, strict=True))
-    result = {
+    return {
         "encoder": args.encoder or "tiny stand-in (d=48, 2 layers)",
         "input": args.input,
         "cache_dtype": args.dtype,
@@ -142,21 +126,30 @@ def main() -> None:
         "ratio": round(plain_s / cached_s, 2),
         "max_rel_loss_diff": diff,
         "epoch_seconds_all": {"uncached": times[False], "cached": times[True]},
-        "threads": torch.get_num_threads(),
         "device": "cpu",
-        "machine": platform.processor() or platform.machine(),
     }
-    (root / "encoder_cache.json").write_text(json.dumps(result, indent=1) + "\n")
-    row = (
-        f"| {result['encoder']} | {args.input} | {args.dtype} | {args.utts} | {plain_s:.2f} | "
-        f"{cached_s:.2f} | {result['ratio']:.2f}x | {diff:.1e} | {cache_s:.2f} |"
-    )
-    header = (
+
+
+def table(result: dict[str, Any], machine: dict[str, Any]) -> list[str]:
+    r = result
+    return [
+        f"One Stage II epoch, {shared_note(machine)}.",
+        "",
         "| encoder | input | cache dtype | utts | epoch s (Whisper) | epoch s (cache) | ratio "
-        "| max rel. loss diff | cache build s |\n|---|---|---|---|---|---|---|---|---|\n"
-    )
-    (root / "encoder_cache.md").write_text(header + row + "\n")
-    print(header + row)
+        "| max rel. loss diff | cache build s |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| {r['encoder']} | {r['input']} | {r['cache_dtype']} | {r['utts']} "
+        f"| {r['epoch_seconds_uncached']:.2f} | {r['epoch_seconds_cached']:.2f} "
+        f"| {r['ratio']:.2f}x | {r['max_rel_loss_diff']:.1e} | {r['cache_seconds']:.2f} |",
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    result = run(args)
+    lines = table(result, machine_info())
+    write_results(Path(args.results_dir), "encoder_cache", result, lines)
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":
