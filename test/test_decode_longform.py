@@ -104,6 +104,26 @@ def test_split_blank_cuts_at_every_long_pause():
     assert 41 in {s for s, _ in pieces}
 
 
+def test_no_piece_without_a_token_heard():
+    """A pause cut that would leave a stretch in which CTC hears nothing as a piece of its
+    own (the LLM would make a sentence up for it) is dropped: that stretch joins its
+    neighbour, the one after it, or at the end the one before."""
+    sentence = [(3, 4), (4, 5)]
+    # a silent tail after the last pause: (BLANK 8) then a short non-quiet blank end
+    lab = labels_of([*sentence, (BLANK, 8), *sentence, (BLANK, 8), (BLANK, 2)])
+    quiet = torch.ones(len(lab), dtype=torch.bool)
+    quiet[-2:] = False  # the last frames are not quiet: a pause ends before the end
+    assert split_points(lab, BLANK, 100, split_blank=5, quiet=quiet) == [(0, 13), (13, len(lab))]
+    # two pauses with nothing heard between them: one cut, not an empty piece
+    lab = labels_of([*sentence, (BLANK, 8), (BLANK, 1), (BLANK, 8), *sentence])
+    quiet = torch.ones(len(lab), dtype=torch.bool)
+    quiet[17] = False
+    pieces = split_points(lab, BLANK, 100, split_blank=5, quiet=quiet)
+    assert len(pieces) == 2 and pieces[0][0] == 0 and pieces[-1][1] == len(lab)
+    for a, b in pieces:
+        assert any(int(x) != BLANK for x in lab[a:b])
+
+
 def test_a_pause_must_be_quiet_where_the_signal_says_so():
     sentence = [(3, 4), (BLANK, 9), (4, 5)]  # a long blank run inside a word: no pause
     lab = labels_of([*sentence, (BLANK, 8), *sentence])

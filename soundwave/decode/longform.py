@@ -116,11 +116,26 @@ def split_points(
         still = quiet.tolist() if quiet is not None else [True] * total
         pauses = _runs([lab == blank and q for lab, q in zip(labels, still, strict=True)])
         bounds += [(a + b) // 2 for a, b in pauses if b - a >= split_blank and a > 0 and b < total]
-    bounds.append(total)
+    bounds = _heard_in_each([*bounds, total], labels, blank)
     pieces = []
     for lo, hi in itertools.pairwise(bounds):
         pieces += _fit(labels, runs, probs, lo, hi, max_frames, min_blank)
     return pieces
+
+
+def _heard_in_each(bounds: list[int], labels: list[int], blank: int) -> list[int]:
+    """Drop the pause cuts that would leave a piece in which CTC hears no token (a stretch
+    of silence at the end of a recording, between two close pauses): it joins the piece
+    after it (the last one, the piece before), since the LLM asked to transcribe silence
+    makes a sentence up."""
+    heard = lambda a, b: any(lab != blank for lab in labels[a:b])  # noqa: E731
+    kept = [bounds[0]]
+    for b in bounds[1:-1]:
+        if heard(kept[-1], b):
+            kept.append(b)
+    if len(kept) > 1 and not heard(kept[-1], bounds[-1]):
+        kept.pop()
+    return [*kept, bounds[-1]]
 
 
 def _fit(
