@@ -78,7 +78,7 @@ def test_linear5_shares_the_main_model_settings():
     loss and prompt itself, and they must be conf/align.yaml's."""
     align = read_yaml(CONF / "align.yaml")["model"]
     linear5 = read_yaml(CONF / "ablation" / "linear5.yaml")["model"]
-    shared = {k: v for k, v in linear5.items() if k not in ("bridge", "stack")}
+    shared = {k: v for k, v in linear5.items() if k not in ("bridge", "stack", "utterance_vector")}
     assert set(shared) == {
         "encoder_path", "llm_path", "lora_rank", "lora_alpha", "lm_loss_average", "system_prompt"
     }  # fmt: skip

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bridge ablation at equal data and steps (Stage II only, then decoding on test), one
 # config a variant (conf/ablation/<variant>.yaml, each conf/shrink.yaml with its bridge):
-#   soft    - the recipe's bridge: CTC peaks, look-back to the dropped frames, soft tokens
+#   soft    - the recipe's bridge: CTC peaks, look-back to the dropped frames, soft tokens,
+#             the utterance vector
 #   runs    - the Soundwave bridge as released (CTC-selected runs, look-back to kept frames)
 #   peaks   - non-blank CTC peaks only, released look-back, no soft tokens
 #   none    - the unshrunk 25 Hz adapter (CTC still trained)
