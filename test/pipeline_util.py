@@ -84,6 +84,18 @@ def losses(stage_dir: Path) -> list[float]:
     ]
 
 
+# two gloo processes on this machine: train_cmd(..., launcher=TORCHRUN)
+TORCHRUN = (
+    sys.executable,
+    "-m",
+    "torch.distributed.run",
+    "--standalone",
+    "--nproc_per_node",
+    "2",
+    "-m",
+)
+
+
 def train_cmd(config, exp_dir, *overrides, launcher=(sys.executable, "-m")):
     return [
         *launcher,

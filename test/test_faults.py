@@ -19,19 +19,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from pipeline_util import ENV, run, train_cmd, weights, write_config
+from pipeline_util import ENV, TORCHRUN, run, train_cmd, weights, write_config
 
 pytestmark = pytest.mark.slow
-
-TORCHRUN = (
-    sys.executable,
-    "-m",
-    "torch.distributed.run",
-    "--standalone",
-    "--nproc_per_node",
-    "2",
-    "-m",
-)
 
 
 def kill_when(cmd: list[str], ready, delay: float, timeout: float = 300.0) -> None:

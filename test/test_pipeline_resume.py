@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 import torch
-from pipeline_util import ENV, run, train_cmd, weights, write_config
+from pipeline_util import ENV, TORCHRUN, run, train_cmd, weights, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -65,16 +64,7 @@ def test_torchrun_two_processes_equal_one_process(tiny_pipeline, tmp_path):
     )
     no_dropout = "model.adapter_dropout=0.0"  # dropout masks differ between 1 and 2 processes
     run(train_cmd(config, tmp_path / "one", no_dropout, "optim.accum_grad=2"))
-    torchrun = (
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        "2",
-        "-m",
-    )
-    run(train_cmd(config, tmp_path / "two", no_dropout, "optim.accum_grad=1", launcher=torchrun))
+    run(train_cmd(config, tmp_path / "two", no_dropout, "optim.accum_grad=1", launcher=TORCHRUN))
     one, two = weights(tmp_path / "one"), weights(tmp_path / "two")
     assert one.keys() == two.keys()
     for name in one:
