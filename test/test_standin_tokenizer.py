@@ -215,3 +215,15 @@ def test_prompts_get_whole_word_pieces_when_weighted(tmp_path, style):
     assert len(weighted[1]) == 1 < len(once[1])  # "assistant"
     with pytest.raises(UserError, match="extra_share"):
         train_tokenizer([text], tmp_path / "bad", extra_share=1.0)
+
+
+def test_task_phrasings_do_not_depend_on_what_the_process_asked_for_before():
+    """st_<src>_<tgt> tasks are registered on first use; the stand-in tokenizer's training
+    lines must not change with them (a test that scored Chinese BLEU made the next
+    module's tokenizer, and its memorisation check, differ)."""
+    from soundwave.offline.standin.prompts import task_phrasings
+    from soundwave.tasks import get_task
+
+    before = task_phrasings(["asr", "st", "qa"])
+    get_task("st_en_zh"), get_task("st_de_ja")
+    assert task_phrasings(["asr", "st", "qa"]) == before

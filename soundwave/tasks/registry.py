@@ -199,6 +199,12 @@ def list_tasks() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def built_in_tasks() -> list[str]:
+    """The registered tasks less the ``st_<src>_<tgt>`` ones made on first use: the same
+    list whatever the process has asked for before."""
+    return [name for name in list_tasks() if not _ST_NAME.match(name)]
+
+
 def speech_translation(src: str, tgt: str) -> Task:
     """Speech translation from ``src`` speech to ``tgt`` text (target field ``text.<tgt>``)."""
     for code in (src, tgt):

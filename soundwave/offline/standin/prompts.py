@@ -15,7 +15,7 @@ from typing import Any
 
 from soundwave.errors import UserError
 from soundwave.models.config import OFFICIAL_SYSTEM_PROMPT as SYSTEM_PROMPT
-from soundwave.tasks.registry import get_task, list_tasks
+from soundwave.tasks.registry import built_in_tasks, get_task
 
 __all__ = ["LM_TASK", "SYSTEM_PROMPT", "task_phrasings", "user_prompt"]
 
@@ -57,7 +57,11 @@ def task_phrasings(task_names: Iterable[str] = (), system_prompt: str | None = N
     and text template of the registered tasks (and of ``task_names``): extra tokenizer
     training lines, so that prompts tokenize into few pieces."""
     lines = [*CHAT_ROLES, system_prompt or SYSTEM_PROMPT]
-    names = sorted({*list_tasks(), *(TASK_ALIASES.get(n, n) for n in task_names if n != LM_TASK)})
+    # built-in tasks only, not the st_* ones some earlier call happened to make: the
+    # tokenizer trained on these lines must not depend on what the process did before
+    names = sorted(
+        {*built_in_tasks(), *(TASK_ALIASES.get(n, n) for n in task_names if n != LM_TASK)}
+    )
     for name in names:
         task = get_task(name)
         lines.extend(task.instructions)
