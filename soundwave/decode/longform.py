@@ -128,7 +128,10 @@ def _heard_in_each(bounds: list[int], labels: list[int], blank: int) -> list[int
     of silence at the end of a recording, between two close pauses): it joins the piece
     after it (the last one, the piece before), since the LLM asked to transcribe silence
     makes a sentence up."""
-    heard = lambda a, b: any(lab != blank for lab in labels[a:b])  # noqa: E731
+
+    def heard(a: int, b: int) -> bool:
+        return any(lab != blank for lab in labels[a:b])
+
     kept = [bounds[0]]
     for b in bounds[1:-1]:
         if heard(kept[-1], b):

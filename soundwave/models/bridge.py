@@ -207,7 +207,8 @@ class ShrinkBridge(nn.Module):
         keep = self.select(logits, lengths)
         index, counts = compact_index(keep)
         out = gather_frames(frames, index)
-        valid = lengths_to_mask(lengths, frames.shape[1])
+        if self.lookback is not None or self.utterance_vector is not None:
+            valid = lengths_to_mask(lengths, frames.shape[1])
         if self.lookback is not None:
             out = self.lookback(out, index, frames, keep, valid)
         if self.soft_tokens is not None:
