@@ -20,19 +20,25 @@ python -m soundwave.bin.make_results "${exp}" --out "${exp}/RESULTS.md" --embed 
 mkdir -p results
 zeroshot_title="Zero-shot speech translation (Stages II-III without any translation data)"
 ablation_title="Bridge ablation (Stage II at equal data and steps, test set)"
-previous_date=$( { sed -n '1s/.* on \([0-9-]*\)\..*/\1/p' RESULTS.md 2>/dev/null || true; } | head -n 1)
+previous_date=""
+[ -f RESULTS.md ] && previous_date=$(sed -n '1s/.* on \([0-9-]*\)\..*/\1/p' RESULTS.md)
 # A section of the previous RESULTS.md whose experiment is not in exp/ (any more) is
 # carried over as it was, marked with the date of the report it came from: rerunning the
 # main recipe does not silently drop the zero-shot check or the ablation.
 carry() {  # <section title>
   [ -f RESULTS.md ] || return 0
   echo
+  # the note of an earlier carry (the report the section really came from) is kept as it
+  # is; blank lines at the section's end are not carried, so that they do not pile up
   awk -v head="# $1" -v date="${previous_date:-an earlier run}" '
-    $0 == head { print; on = 1; first = 1; next }
+    $0 == head { print; on = 1; lead = 1; note = ""; next }
     on && /^# / { on = 0 }
-    on && first { first = 0
-      if ($0 !~ /^_Carried over/) { print ""; print "_Carried over from the report of " date ": not rerun since._" } }
-    on { print }' RESULTS.md
+    !on { next }
+    lead && (/^$/ || /^_Carried over/) { if ($0 != "") note = $0; next }
+    lead { lead = 0
+      print ""; print (note != "" ? note : "_Carried over from the report of " date ": not rerun since._"); print "" }
+    /^$/ { blanks++; next }
+    { while (blanks > 0) { print ""; blanks-- }; print }' RESULTS.md
 }
 out=RESULTS.md.tmp
 {
