@@ -68,7 +68,7 @@ def test_covost2_recipe_on_a_fake_corpus(tmp_path):
     )
     run(["./run.sh", "--covost-dir", str(fake.covost_dir), "--cv-root", str(fake.cv_root),
          "--nj", "1", "--test-sets", "test", "--encoder-path", "tiny/whisper",
-         "--llm-path", "tiny/llm", "--decode-config", "decode_tiny.yaml",
+         "--llm-path", "tiny/llm", "--decode-config", "decode_tiny.yaml", "--topline", "true",
          "--train-args", TRAIN_ARGS, "--align-args", ALIGN_ARGS], recipe)  # fmt: skip
 
     # stage 0: one data dir per split with both translations, ids <client_id>-<clip>
@@ -109,6 +109,15 @@ def test_covost2_recipe_on_a_fake_corpus(tmp_path):
         assert f"## {task}: BLEU" in results and f"## {task}: chrF" in results
         assert score(task, ".chrf")["guard"] == {}  # the guard table shows BLEU only
     assert "## asr: %WER" in results and "tok:zh|smooth:exp" in results
+    # --topline true: the LLM translated the reference transcripts too, a row of its own
+    for task in ("st_en_de", "st_en_zh"):
+        topline = json.loads(
+            (exp / "topline" / f"decode_test_{task}" / f"score_{task}.json").read_text()
+        )
+        assert topline["stage"] == "topline" and topline["num_utts"] == len(want)
+        table = results.split(f"## {task}: BLEU")[1].split("##")[0]
+        assert "| covost2 | topline: the LLM on the reference text |" in table
+    assert not (exp / "topline" / "decode_test_asr").exists()
 
 
 @pytest.mark.parametrize(

@@ -92,6 +92,11 @@ def test_smoke_recipe(tmp_path):
     assert whisper["num_utts"] == 40 and whisper["normalizer"] == "english"
     assert 0.0 <= whisper["scores"]["wer"] <= 100.0
     assert "| mini | whisper |" in results
+    # the stand-in LLM on the reference transcripts (the smoke's topline: asr only)
+    topline = score_record(exp, "topline", "test", "asr")
+    assert topline["num_utts"] == 40 and 0.0 <= topline["scores"]["wer"] <= 200.0
+    assert "| mini | topline: the LLM on the reference text |" in results
+    assert not (exp / "topline" / "decode_test_qa").exists()
     align = json.loads((exp / "align" / "history.json").read_text())
     ctc_wer = [h["valid_ctc_asr_wer"] for h in align if "valid_ctc_asr_wer" in h]
     assert ctc_wer and ctc_wer[-1] <= MAX_CTC_WER, ctc_wer

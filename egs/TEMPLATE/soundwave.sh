@@ -42,6 +42,8 @@ shar=false                  # true: stage 2.8 exports the train set's cuts and t
 shar_shard_size=1000        # cuts per Shar shard
 whisper_reference=""        # a Whisper dir (HF) whose own decoder also transcribes the
                             # test sets (stages 6-7, as exp/<tag>/whisper): the ASR bar
+topline_tasks=""            # tasks the decoded model's LLM also answers from the reference
+                            # transcripts (stages 6-7, as exp/<tag>/topline): the ceiling
 hearing_tasks=""            # stage 7: is each decoded model hearing the audio of these
                             # tasks? (hearing_check on the valid set, in RESULTS.md)
 hearing_utts=32
@@ -69,6 +71,7 @@ help_message="Usage: $0 [options]
   --encoder-cache true         stage 2.7: the frozen encoder's outputs, computed once
   --shar true                  stage 2.8: the train set as lhotse Shar shards (data/shar/)
   --whisper-reference DIR      also decode the test sets with this Whisper's own decoder
+  --topline-tasks \"asr qa\"     also answer these tasks with the LLM on the reference text
   --hearing-tasks \"asr gender\" stage 7: does each decoded model hear the audio? (dev set)
   --chrf true                  stage 7: chrF beside BLEU for the st_* tasks
   --train-set, --valid-set, --test-sets, --tag, --nj, --n-mels, --decode-tasks, ...
@@ -178,8 +181,9 @@ fi
 train_stage 4 shrink "${shrink_config}" "${shrink_init}" "${shrink_args}"
 train_stage 5 sft "${sft_config}" "${exp}/shrink" "${sft_args}"
 
-# every decoded model: the stages, and the Whisper reference (stage dir "whisper")
-scored_stages=${decode_stages}${whisper_reference:+ whisper}
+# every decoded model: the stages, the Whisper reference (stage dir "whisper") and the
+# text topline (stage dir "topline": the LLM of the last decoded stage, before any training)
+scored_stages=${decode_stages}${whisper_reference:+ whisper}${topline_tasks:+ topline}
 
 if stage_on 6; then
   for s in ${whisper_reference:+${test_sets}}; do
@@ -189,6 +193,16 @@ if stage_on 6; then
       python -m soundwave.bin.decode_whisper --whisper-dir "${whisper_reference}" \
         --cuts "data/fbank/cuts_${s}.jsonl.gz" --out-dir "${out}" --shard JOB/"${nj}"
     python -m soundwave.bin.decode --merge "${nj}" --tasks asr --out-dir "${out}"
+  done
+  for s in ${topline_tasks:+${test_sets}}; do
+    log "stage 6: answering ${s} (${topline_tasks}) with the LLM on the reference transcripts"
+    out="${exp}/topline/decode_${s}_{task}"
+    # shellcheck disable=SC2086  # topline_tasks is a list
+    ${decode_cmd} JOB=1:"${nj}" "${exp}/topline/log/decode_${s}.JOB.log" \
+      python -m soundwave.bin.decode_topline --model-dir "${exp}/${decode_stages##* }" --config "${decode_config}" \
+        --cuts "data/${feats}/cuts_${s}.jsonl.gz" --tasks ${topline_tasks} --out-dir "${out}" --shard JOB/"${nj}"
+    # shellcheck disable=SC2086
+    python -m soundwave.bin.decode --merge "${nj}" --tasks ${topline_tasks} --out-dir "${out}"
   done
   for m in ${decode_stages}; do
     for s in ${test_sets}; do
@@ -210,12 +224,15 @@ if stage_on 7; then
   for m in ${scored_stages}; do
     config=${exp}/${m}/soundwave_config.json tasks=${decode_tasks}
     [ "${m}" = whisper ] && config=${whisper_reference}/config.json tasks=asr
+    # no stage config: an untrained LLM (its weights' hash is in decode.json)
+    [ "${m}" = topline ] && config="" tasks=${topline_tasks}
     for s in ${test_sets}; do
       for t in ${tasks}; do
         d=${exp}/${m}/decode_${s}_${t}
         norm=()
         [ "${t}" = asr ] && [ -n "${asr_normalizer}" ] && norm=(--normalizer "${asr_normalizer}")
-        scored=(--task "${t}" --ref "${d}/ref.txt" --hyp "${d}/hyp.txt" --set "${s}" --stage "${m}" --config "${config}")
+        scored=(--task "${t}" --ref "${d}/ref.txt" --hyp "${d}/hyp.txt" --set "${s}" --stage "${m}")
+        [ -n "${config}" ] && scored+=(--config "${config}")
         python -m soundwave.bin.score "${scored[@]}" --out "${d}/score_${t}.json" ${norm[@]+"${norm[@]}"}
         if "${chrf}" && [[ ${t} == st_* ]]; then
           python -m soundwave.bin.score "${scored[@]}" --metric chrf --out "${d}/score_${t}.chrf.json"

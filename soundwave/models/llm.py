@@ -93,6 +93,14 @@ def add_audio_token(tokenizer, llm: nn.Module, token: str) -> int:
     return token_id
 
 
+def stop_token_ids(tokenizer, llm: nn.Module) -> list[int]:
+    """The ids that end an answer: the tokenizer's eos and the LLM's generation eos ids
+    (Llama-3 instruct models stop at ``<|eot_id|>`` as well as ``<|end_of_text|>``)."""
+    gen_eos = getattr(getattr(llm, "generation_config", None), "eos_token_id", None)
+    eos = {tokenizer.eos_token_id, *(gen_eos if isinstance(gen_eos, list) else [gen_eos])}
+    return sorted(e for e in eos if e is not None)
+
+
 class PromptBuilder:
     """Token ids before and after the audio placeholder for an instruction (cached)."""
 

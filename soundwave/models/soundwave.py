@@ -33,6 +33,7 @@ from soundwave.models.llm import (
     load_llm,
     load_tokenizer,
     plan_splice,
+    stop_token_ids,
     wrap_lora,
 )
 from soundwave.models.masking import lengths_to_mask
@@ -143,11 +144,7 @@ class SoundwaveModel(nn.Module):
         self.prompts = PromptBuilder(
             self.tokenizer, cfg.system_prompt, cfg.audio_token, cfg.prompt_style
         )
-        gen_eos = getattr(getattr(llm, "generation_config", None), "eos_token_id", None)
-        eos = {self.tokenizer.eos_token_id} | set(
-            gen_eos if isinstance(gen_eos, list) else [gen_eos]
-        )
-        self.eos_ids = sorted(e for e in eos if e is not None)
+        self.eos_ids = stop_token_ids(self.tokenizer, llm)
         self.has_lora = False
         self.stage: str | None = None
         # weights trained in any stage so far or loaded from a stage dir: what save_stage keeps

@@ -39,6 +39,10 @@ from soundwave.stages import STAGE_NAMES, recorded_config_hash
 SCHEMA = 1
 #: Stages in training order; others sort after them by name.
 STAGE_ORDER = STAGE_NAMES
+# the stage dir of the text topline (soundwave.bin.decode_topline): the LLM answering from
+# the reference transcripts, shown below the models as a bound
+TOPLINE_STAGE = "topline"
+TOPLINE_LABEL = "topline: the LLM on the reference text"
 LABELS = {
     "wer": "%WER",
     "cer": "%CER",
@@ -298,22 +302,29 @@ def results_markdown(
         sets = sorted({s for by_set in models.values() for s in by_set})
         recs = [r for by_set in models.values() for r in by_set.values()]
         better = min if name in LOWER_IS_BETTER else max
+        # the text topline is a bound, as chance is: not in the running for the best value
+        ranked = {m: by_set for m, by_set in models.items() if m[1] != TOPLINE_STAGE}
         best = {
-            s: better(by_set[s].scores[name] for by_set in models.values() if s in by_set)
+            s: better(by_set[s].scores[name] for by_set in ranked.values() if s in by_set)
             for s in sets
+            if any(s in by_set for by_set in ranked.values())
         }
         rows = []
+        toplines = []
         for tag, stage in sorted(models, key=lambda m: (m[0], _stage_key(m[1]))):
             by_set = models[(tag, stage)]
-            row: list[Any] = [tag, stage, _joined(r.config_hash for r in by_set.values())]
+            label = TOPLINE_LABEL if stage == TOPLINE_STAGE else stage
+            row: list[Any] = [tag, label, _joined(r.config_hash for r in by_set.values())]
             for s in sets:
                 if s not in by_set:
                     row.append("-")
                     continue
                 value = by_set[s].scores[name]
                 text = f"{value:.2f}"
-                row.append(f"**{text}**" if len(models) > 1 and value == best[s] else text)
-            rows.append(row)
+                bold = len(ranked) > 1 and (tag, stage) in ranked and value == best.get(s)
+                row.append(f"**{text}**" if bold else text)
+            (toplines if stage == TOPLINE_STAGE else rows).append(row)
+        rows += toplines
         chance = {
             r.set: r.chance["scores"][name] for r in recs if name in r.chance.get("scores", {})
         }
@@ -370,7 +381,8 @@ def _number(value: Any, digits: int) -> str | None:
 def _speed_table(records: list[ScoreRecord]) -> list[str]:
     """Speed of response per model: the LLM's audio positions per transcript token and
     the median time to first token at batch 1 (from decode.json, via the score files)."""
-    recs = _per_decoding(records, "decoding")
+    # the text topline reads no audio: its speed is not one of a response to speech
+    recs = [r for r in _per_decoding(records, "decoding") if r.stage != TOPLINE_STAGE]
     if not recs:
         return []
     rows = [

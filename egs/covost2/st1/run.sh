@@ -26,13 +26,15 @@ tag=covost2
 test_sets="dev test"
 decode_stages="sft"
 decode_config=conf/decode.yaml
+topline=false       # true: the LLM also translates the reference transcripts (the cascade
+                    # bound, exp/<tag>/topline in RESULTS.md)
 train_args=""       # key=value overrides for stages 3-5; --align-args etc. for one stage
 align_args=""
 shrink_args=""
 sft_args=""
 
 # shellcheck disable=SC2034  # read by parse_options.sh
-help_message="Usage: $0 --covost-dir DIR --cv-root DIR [--stage N] [--stop-stage N] [--pairs \"en_de en_zh-CN\"] [--conf conf|conf/1gpu] [--encoder-path DIR] [--llm-path DIR] [--ngpu N] [--nj N] [--tag NAME] [--test-sets \"dev test\"] [--decode-config FILE] [--train-args \"k=v ...\"] [--align-args|--shrink-args|--sft-args \"k=v ...\"]"
+help_message="Usage: $0 --covost-dir DIR --cv-root DIR [--stage N] [--stop-stage N] [--pairs \"en_de en_zh-CN\"] [--conf conf|conf/1gpu] [--encoder-path DIR] [--llm-path DIR] [--ngpu N] [--nj N] [--tag NAME] [--test-sets \"dev test\"] [--decode-config FILE] [--topline true] [--train-args \"k=v ...\"] [--align-args|--shrink-args|--sft-args \"k=v ...\"]"
 
 # shellcheck source=/dev/null
 . ./path.sh
@@ -48,6 +50,8 @@ for p in ${pairs}; do  # en_zh-CN -> st_en_zh (text.zh)
   tgt=${p#*_}
   decode_tasks+=" st_${p%%_*}_${tgt%%-*}"
 done
+topline_tasks=""
+"${topline}" && topline_tasks=${decode_tasks#asr }
 
 # shellcheck source=/dev/null
 . utils/lib/stages.sh
@@ -59,7 +63,7 @@ fi
 ./soundwave.sh --stage "${stage}" --stop-stage "${stop_stage}" --nj "${nj}" --ngpu "${ngpu}" --tag "${tag}" \
   --train-set train --valid-set dev --test-sets "${test_sets}" \
   --decode-tasks "${decode_tasks}" --decode-stages "${decode_stages}" --decode-config "${decode_config}" \
-  --asr-normalizer english --chrf true \
+  --asr-normalizer english --chrf true --topline-tasks "${topline_tasks}" \
   --align-config "${conf}/align.yaml" --shrink-config "${conf}/shrink.yaml" --sft-config "${conf}/sft.yaml" \
   --train-args "${train_args}" --align-args "${align_args}" --shrink-args "${shrink_args}" \
   --sft-args "${sft_args}"

@@ -6,7 +6,8 @@
 # encoder; --encoder standin pretrains a tiny one instead) and pretrains a stand-in LLM on
 # text-only task data; 2.7 runs the frozen encoder once per utterance (the cache stages 3-6
 # read); stages 3-5 are the real Soundwave stages; 6-7 decode and score every task, and
-# tiny.en's own decoder transcribes the test sets too (the bar for ASR).
+# tiny.en's own decoder transcribes the test sets too (the bar for ASR), and the stand-in
+# LLM answers from the reference transcripts (the text topline: the ceiling).
 #
 #   ./run.sh                          # everything
 #   ./run.sh --stage 3 --stop-stage 5 # just the three Soundwave training stages
@@ -28,6 +29,7 @@ encoder=tiny.en   # the frozen encoder: tiny.en | standin (for machines without 
 standin_steps=""  # "ENCODER LLM" pretraining steps (default: the stand-in configs')
 decode_stages="sft"  # the final model; "shrink sft" decodes Stage II too
 long_form_minutes=""  # stage 7.5: lengths of the long recordings (default "1 3 5"; --smoke: none)
+topline_tasks=""  # the stand-in LLM also answers these from the reference text, the ceiling (default "asr st_en_de qa"; --smoke: asr; none: no topline)
 hearing_tasks=""  # tasks whose hearing check goes into RESULTS.md (default: all four; --smoke: asr)
 corpus_args=""  # key=value overrides of the corpus (conf/corpus.yaml), e.g. "num_test=100"
 train_args=""  # key=value overrides for stages 3-5; --align-args etc. for one stage
@@ -36,7 +38,7 @@ shrink_args=""
 sft_args=""
 
 # shellcheck disable=SC2034  # read by parse_options.sh
-help_message="Usage: $0 [--stage N] [--stop-stage N] [--smoke true] [--encoder tiny.en|standin] [--seed N] [--nj N] [--tag NAME] [--test-sets \"dev test\"] [--decode-stages \"shrink sft\"] [--standin-steps \"ENCODER LLM\"] [--long-form-minutes \"1 3 5\"|none] [--corpus-args \"k=v ...\"] [--train-args \"k=v ...\"] [--align-args|--shrink-args|--sft-args \"k=v ...\"]"
+help_message="Usage: $0 [--stage N] [--stop-stage N] [--smoke true] [--encoder tiny.en|standin] [--seed N] [--nj N] [--tag NAME] [--test-sets \"dev test\"] [--decode-stages \"shrink sft\"] [--standin-steps \"ENCODER LLM\"] [--long-form-minutes \"1 3 5\"|none] [--topline-tasks \"asr st_en_de qa\"|none] [--corpus-args \"k=v ...\"] [--train-args \"k=v ...\"] [--align-args|--shrink-args|--sft-args \"k=v ...\"]"
 
 # shellcheck source=/dev/null
 . ./path.sh
@@ -50,9 +52,11 @@ help_message="Usage: $0 [--stage N] [--stop-stage N] [--smoke true] [--encoder t
 conf=conf
 if "${smoke}"; then
   conf=conf/smoke
-  : "${test_sets:=test}" "${hearing_tasks:=asr}" "${long_form_minutes:=none}"
+  : "${test_sets:=test}" "${hearing_tasks:=asr}" "${long_form_minutes:=none}" "${topline_tasks:=asr}"
 fi
 : "${test_sets:=dev test}" "${hearing_tasks:=asr st_en_de gender qa}" "${long_form_minutes:=1 3 5}"
+: "${topline_tasks:=asr st_en_de qa}"
+[ "${topline_tasks}" = none ] && topline_tasks=""
 corpus_args="${seed:+seed=${seed} }${corpus_args}"
 pretrain_standins="local/pretrain_standins.sh --encoder ${encoder} --encoder-config ${conf}/standin_encoder.yaml --llm-config ${conf}/standin_llm.yaml"
 if [ -n "${standin_steps}" ]; then
@@ -76,6 +80,7 @@ fi
   --train-set train --valid-set dev --test-sets "${test_sets}" \
   --decode-tasks "asr st_en_de gender qa" --decode-stages "${decode_stages}" \
   --pretrain-hook "${pretrain_standins}" --encoder-cache true --whisper-reference "${whisper_reference}" \
+  --topline-tasks "${topline_tasks}" \
   --asr-normalizer english --hearing-tasks "${hearing_tasks}" \
   --align-config "${conf}/align.yaml" --shrink-config "${conf}/shrink.yaml" --sft-config "${conf}/sft.yaml" \
   --train-args "${train_args}" --align-args "${align_args}" --shrink-args "${shrink_args}" \
