@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shard", default="1/1", help="J/N: the J-th of N interleaved shards")
     parser.add_argument("--num-beams", type=int, default=1)
     parser.add_argument("--max-new-tokens", type=int, default=128)
-    parser.add_argument("--max-duration", type=float, default=120.0, help="seconds per batch")
+    parser.add_argument(
+        "--max-duration", type=float, default=20.0, help="seconds of audio per batch"
+    )
     args = parser.parse_args(argv)
     opts = WhisperDecodeOptions(args.num_beams, args.max_new_tokens, args.max_duration)
     stats = decode_whisper_to_dir(args.whisper_dir, args.cuts, args.out_dir, opts, args.shard)
