@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -78,6 +79,9 @@ def model_and_data(args: argparse.Namespace) -> dict[str, Any]:
     root = Path(args.work_dir)
     encoder, encoder_name = encoder_dir(root)
     if (align / "soundwave_config.json").exists() and (recipe / "data/enc").is_dir():
+        # the recipe's manifests and stage configs name paths relative to the recipe dir,
+        # where its stages run
+        os.chdir(recipe)
         return {
             "model_dir": align, "source": f"the default recipe's Stage I ({align})",
             "encoder": encoder, "encoder_name": encoder_name,
@@ -188,6 +192,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="utterance length of the full-size batch")  # fmt: skip
     parser.add_argument("--full-size-batch", type=int, default=8)
     args = parser.parse_args(argv)
+    # absolute: the run moves into the recipe dir when it measures the recipe's model
+    for key in ("recipe_dir", "work_dir", "out_dir"):
+        setattr(args, key, str(Path(getattr(args, key)).resolve()))
     if args.quick:
         args.train_utts, args.test_utts, args.stage1_steps = 12, 6, 3
     return args

@@ -105,3 +105,32 @@ def test_run_all_quick(tmp_path):
     assert "no GPU" in json.loads((out / "full_size.json").read_text())["skipped"]
     summary = (out / "BENCHMARKS.md").read_text()
     assert "decode_speedup >= 8" in summary and "#### 5. Full-size" in summary
+
+
+def test_run_all_reads_the_recipe_from_its_own_dir(tmp_path, monkeypatch):
+    """A recipe's manifests store paths relative to the recipe dir (its stages run there):
+    run_all, started anywhere, must read them from there."""
+    import run_all
+    from lhotse import CutSet, Features, MonoCut
+
+    from soundwave.data.lhotse_io import load_cuts
+
+    recipe = tmp_path / "recipe"
+    (recipe / "exp/mini/align").mkdir(parents=True)
+    (recipe / "exp/mini/align/soundwave_config.json").write_text("{}")
+    (recipe / "data/fbank/test").mkdir(parents=True)
+    (recipe / "data/enc").mkdir()
+    feats = Features(
+        type="whisper-logmel", num_frames=10, num_features=80, frame_shift=0.01,
+        sampling_rate=16000, start=0.0, duration=0.1, storage_type="lilcom_files",
+        storage_path="data/fbank/test", storage_key="u1.llc",
+    )  # fmt: skip
+    CutSet.from_cuts([MonoCut("u1", 0.0, 0.1, 0, features=feats)]).to_file(
+        recipe / "data/enc/cuts_test.jsonl.gz"
+    )
+    monkeypatch.chdir(tmp_path)  # restored after the test, whatever run_all did
+    args = run_all.parse_args(["--recipe-dir", "recipe", "--work-dir", "work", "--out-dir", "out"])
+    data = run_all.model_and_data(args)
+    assert "the default recipe's Stage I" in data["source"]
+    assert [c.id for c in load_cuts(data["test_enc"])] == ["u1"]
+    assert args.out_dir == str(tmp_path / "out")  # where the caller meant, not in the recipe
