@@ -6,8 +6,11 @@ each is spread over the whole set (sorted by speaker) rather than one block of i
 
 from __future__ import annotations
 
+import os
+
 from lhotse import CutSet
 
+from soundwave.data.lhotse_io import load_cuts
 from soundwave.errors import UserError
 
 
@@ -27,3 +30,9 @@ def shard_cuts(cuts: CutSet, job: int, num: int) -> CutSet:
     if num == 1:
         return cuts.to_eager()
     return CutSet.from_cuts(c for i, c in enumerate(cuts) if i % num == job - 1)
+
+
+def read_shard(cuts_path: str | os.PathLike, shard: str) -> tuple[CutSet, int, int]:
+    """The cuts of shard ``"J/N"`` of the manifest at ``cuts_path``, with J and N."""
+    job, num = parse_shard(shard)
+    return shard_cuts(load_cuts(cuts_path, lazy=True), job, num), job, num

@@ -39,6 +39,7 @@ OUTPUTS = (
     LLM_HYP_FILE,
     PIECES_FILE,
 )
+SHARDS = "shards"  # <out_dir>/shards/J: the output of job J of a sharded decoding
 # what must agree between the shards of one decoding (decode_identity's keys)
 SAME_IN_SHARDS = {"model_weights": "model", "cuts": "manifest"}
 
@@ -191,16 +192,22 @@ def _shard_info(shard: Path, job: int, num: int) -> dict:
     return info
 
 
+def shard_dir(out_dir: str | os.PathLike, job: int, num: int) -> Path:
+    """Where job ``J`` of ``N`` of a decoding writes: ``<out_dir>/shards/J`` (merged by
+    :func:`merge_shards`), or ``out_dir`` itself when it is the only job."""
+    return Path(out_dir) / SHARDS / str(job) if num > 1 else Path(out_dir)
+
+
 def merge_shards(out_dir: Path, num: int) -> None:
     """Concatenate ``<out_dir>/shards/{1..num}`` outputs into ``<out_dir>``, once every
     shard is known to be its part of one decoding: the same model and manifest, ``J/num``."""
     if num < 1:
         raise UserError(f"--merge {num}: the number of shards must be at least 1")
-    if num == 1 and not (out_dir / "shards" / "1").exists():
+    if num == 1 and not (out_dir / SHARDS / "1").exists():
         _shard_info(out_dir, 1, 1)  # a 1/1 decoding writes out_dir itself: nothing to merge
         return
     stats = DecodeStats()
-    shards = [out_dir / "shards" / str(j) for j in range(1, num + 1)]
+    shards = [out_dir / SHARDS / str(j) for j in range(1, num + 1)]
     infos = [_shard_info(shard, j, num) for j, shard in enumerate(shards, 1)]
     for key, what in SAME_IN_SHARDS.items():
         for shard, info in zip(shards[1:], infos[1:], strict=True):

@@ -7,10 +7,9 @@ from pathlib import Path
 import torch
 
 from soundwave.config import load_config
-from soundwave.data.lhotse_io import load_cuts
-from soundwave.data.shards import parse_shard, shard_cuts
+from soundwave.data.shards import read_shard
 from soundwave.decode.decode import DecodeConfig, DecodeStats, decode_cuts, first_token_seconds
-from soundwave.decode.outputs import decode_identity, merge_shards, write_results
+from soundwave.decode.outputs import decode_identity, merge_shards, shard_dir, write_results
 from soundwave.errors import UserError
 from soundwave.models.stage_dir import load_stage
 
@@ -40,8 +39,7 @@ def decode_to_dirs(
     """Load the model once and decode every task in turn into ``out_pattern`` (with
     ``{task}``); shard ``J/N`` decodes every N-th cut into ``<dir>/shards/J``."""
     cfg = load_config(DecodeConfig, config, overrides or [])
-    job, num = parse_shard(shard)
-    cuts = shard_cuts(load_cuts(cuts_path, lazy=True), job, num)
+    cuts, job, num = read_shard(cuts_path, shard)
     if not Path(model_dir).is_dir():
         raise UserError("model directory not found", model_dir)
 
@@ -49,9 +47,7 @@ def decode_to_dirs(
     model = load_stage(model_dir).to(device)
     identity = decode_identity(model_dir, cuts_path, f"{job}/{num}")
     for task in tasks:
-        out_dir = task_dir(out_pattern, task, len(tasks) > 1)
-        if num > 1:
-            out_dir = out_dir / "shards" / str(job)
+        out_dir = shard_dir(task_dir(out_pattern, task, len(tasks) > 1), job, num)
         stats = DecodeStats()
         results = list(decode_cuts(model, cuts, task, cfg, device=device, stats=stats))
         if cfg.measure_ttft:

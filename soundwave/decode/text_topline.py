@@ -26,10 +26,9 @@ import torch
 from lhotse import CutSet
 
 from soundwave.config import load_config
-from soundwave.data.lhotse_io import load_cuts
-from soundwave.data.shards import parse_shard, shard_cuts
+from soundwave.data.shards import read_shard
 from soundwave.decode.decode import DecodeConfig, DecodeResult, DecodeStats, GenerationConfig
-from soundwave.decode.outputs import decode_identity, write_results
+from soundwave.decode.outputs import decode_identity, shard_dir, write_results
 from soundwave.decode.run import task_dir
 from soundwave.errors import UserError
 from soundwave.models.llm import load_llm, load_tokenizer, stop_token_ids
@@ -45,6 +44,7 @@ class TextLLM:
     tokenizer: object
     system_prompt: str
     eos_ids: list[int]
+    path: str | None = None  # the dir it was loaded from (decode.json hashes its weights)
 
     @classmethod
     def from_stage_dir(cls, model_dir: str | Path) -> TextLLM:
@@ -56,7 +56,7 @@ class TextLLM:
         model = load_llm(cfg.llm_path, cfg.llm_dtype).eval()
         if torch.cuda.is_available():
             model = model.to("cuda")
-        return cls(model, tok, cfg.system_prompt, stop_token_ids(tok, model))
+        return cls(model, tok, cfg.system_prompt, stop_token_ids(tok, model), cfg.llm_path)
 
     def prompt_ids(self, user: str) -> list[int]:
         messages = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
@@ -151,16 +151,13 @@ def text_topline_to_dirs(
     cfg = load_config(DecodeConfig, config, overrides or [])
     for task in tasks:  # refused before the model loads
         text_task(task)
-    job, num = parse_shard(shard)
-    cuts = shard_cuts(load_cuts(cuts_path, lazy=True), job, num)
+    cuts, job, num = read_shard(cuts_path, shard)
     if not Path(model_dir).is_dir():
         raise UserError("model directory not found", model_dir)
     llm = TextLLM.from_stage_dir(model_dir)
-    identity = decode_identity(read_stage_config(model_dir).llm_path, cuts_path, f"{job}/{num}")
+    identity = decode_identity(llm.path, cuts_path, f"{job}/{num}")
     for task in tasks:
-        out_dir = task_dir(out_pattern, task, len(tasks) > 1)
-        if num > 1:
-            out_dir = out_dir / "shards" / str(job)
+        out_dir = shard_dir(task_dir(out_pattern, task, len(tasks) > 1), job, num)
         stats = DecodeStats()
         results = list(text_topline_answers(llm, cuts, task, cfg.generation, stats=stats))
         write_results(out_dir, results, stats, identity=identity)

@@ -20,10 +20,9 @@ from lhotse import CutSet
 
 from soundwave.data.batches import DataConfig, eval_batches
 from soundwave.data.collate import batch_seconds
-from soundwave.data.lhotse_io import load_cuts
-from soundwave.data.shards import parse_shard, shard_cuts
+from soundwave.data.shards import read_shard
 from soundwave.decode.decode import DecodeResult, DecodeStats
-from soundwave.decode.outputs import decode_identity, write_results
+from soundwave.decode.outputs import decode_identity, shard_dir, write_results
 from soundwave.errors import UserError
 from soundwave.models.encoder import pad_window
 from soundwave.models.weights import require_dir
@@ -94,9 +93,8 @@ def decode_whisper_to_dir(
 ) -> DecodeStats:
     """The stage-6 job of the Whisper reference: shard ``J/N`` of ``cuts_path`` into
     ``out_dir`` (``<out_dir>/shards/J`` when N > 1; merged like any decode)."""
-    job, num = parse_shard(shard)
-    cuts = shard_cuts(load_cuts(cuts_path, lazy=True), job, num)
-    out = Path(out_dir) / "shards" / str(job) if num > 1 else Path(out_dir)
+    cuts, job, num = read_shard(cuts_path, shard)
+    out = shard_dir(out_dir, job, num)
     stats = DecodeStats()
     results = list(whisper_transcripts(cuts, whisper_dir, opts, stats))
     write_results(out, results, stats, identity=decode_identity(whisper_dir, cuts_path, shard))
